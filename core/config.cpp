@@ -1,0 +1,278 @@
+#include "core/config.h"
+
+#include <cmath>
+#include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/json_file.h"
+
+namespace vitbench::core {
+namespace {
+
+// Upper bounds keep a hostile config from asking for terabytes before any weight is read.
+constexpr size_t kMaxHidden = 1 << 16;
+constexpr size_t kMaxLayers = 1 << 10;
+constexpr size_t kMaxImage = 1 << 14;
+constexpr size_t kMaxLabels = 1 << 20;
+
+size_t positive_int(const nlohmann::json& json, const char* key, const std::string& where,
+                    size_t max_value, std::optional<size_t> fallback = std::nullopt) {
+  auto it = json.find(key);
+  if (it == json.end()) {
+    if (fallback) return *fallback;
+    fail(where, std::string("missing field \"") + key + "\"");
+  }
+  if (!it->is_number_integer()) {
+    fail(where, std::string("field \"") + key + "\" must be an integer, got " + it->dump());
+  }
+  const long long value = it->get<long long>();
+  if (value <= 0 || static_cast<unsigned long long>(value) > max_value) {
+    fail(where, std::string("field \"") + key + "\" must be in [1, " + std::to_string(max_value) +
+                    "], got " + std::to_string(value));
+  }
+  return static_cast<size_t>(value);
+}
+
+std::string string_field(const nlohmann::json& json, const char* key, const std::string& where,
+                         const std::string& fallback) {
+  auto it = json.find(key);
+  if (it == json.end()) return fallback;
+  if (!it->is_string()) fail(where, std::string("field \"") + key + "\" must be a string");
+  return it->get<std::string>();
+}
+
+GeluKind parse_hidden_act(const std::string& act, const std::string& where) {
+  if (act == "gelu") return GeluKind::Erf;
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh") return GeluKind::Tanh;
+  fail(where, "unknown hidden_act \"" + act + "\" (supported: gelu, gelu_new, gelu_pytorch_tanh)");
+}
+
+std::vector<std::string> parse_labels(const nlohmann::json& json, const std::string& where,
+                                      size_t* num_labels) {
+  std::optional<size_t> declared;
+  if (json.contains("num_labels")) declared = positive_int(json, "num_labels", where, kMaxLabels);
+  auto id2label = json.find("id2label");
+  if (id2label == json.end()) {
+    if (!declared) fail(where, "neither \"num_labels\" nor \"id2label\" is given");
+    *num_labels = *declared;
+    std::vector<std::string> labels;
+    for (size_t i = 0; i < *num_labels; ++i) labels.push_back("LABEL_" + std::to_string(i));
+    return labels;
+  }
+  if (!id2label->is_object() || id2label->empty()) {
+    fail(where, "\"id2label\" must be a non-empty object");
+  }
+  const size_t n = id2label->size();
+  if (n > kMaxLabels) fail(where, "\"id2label\" has too many entries");
+  if (declared && *declared != n) {
+    fail(where, "\"num_labels\" is " + std::to_string(*declared) + " but \"id2label\" has " +
+                    std::to_string(n) + " entries");
+  }
+  std::vector<std::string> labels(n);
+  std::vector<bool> seen(n, false);
+  for (const auto& [key, value] : id2label->items()) {
+    size_t id = 0;
+    size_t used = 0;
+    try {
+      id = std::stoul(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != key.size() || key.empty() || id >= n || seen[id]) {
+      fail(where, "\"id2label\" key \"" + key + "\" is not a unique id in [0, " +
+                      std::to_string(n) + ")");
+    }
+    if (!value.is_string()) fail(where, "\"id2label\"[\"" + key + "\"] must be a string");
+    seen[id] = true;
+    labels[id] = value.get<std::string>();
+  }
+  auto label2id = json.find("label2id");
+  if (label2id != json.end()) {
+    if (!label2id->is_object()) fail(where, "\"label2id\" must be an object");
+    for (const auto& [name, id] : label2id->items()) {
+      if (!id.is_number_integer() || id.get<long long>() < 0 ||
+          static_cast<size_t>(id.get<long long>()) >= n ||
+          labels[static_cast<size_t>(id.get<long long>())] != name) {
+        fail(where, "\"label2id\"[\"" + name + "\"] disagrees with \"id2label\"");
+      }
+    }
+  }
+  *num_labels = n;
+  return labels;
+}
+
+struct PresetShape {
+  size_t hidden, layers, heads, mlp;
+};
+
+const std::map<std::string, PresetShape>& presets() {
+  static const std::map<std::string, PresetShape> table = {
+      {"vit-ti16", {192, 12, 3, 768}},
+      {"vit-s16", {384, 12, 6, 1536}},
+      {"vit-b16", {768, 12, 12, 3072}},
+      {"vit-l16", {1024, 24, 16, 4096}},
+  };
+  return table;
+}
+
+// Splits "vit-b16@384" into the base name and the image size (224 when absent).
+bool split_preset(const std::string& name, std::string* base, size_t* image_size) {
+  const auto at = name.find('@');
+  *base = name.substr(0, at);
+  *image_size = 224;
+  if (!presets().count(*base)) return false;
+  if (at == std::string::npos) return true;
+  const std::string size = name.substr(at + 1);
+  if (size.empty() || size.size() > 5 || size.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *image_size = std::stoul(size);
+  return true;
+}
+
+}  // namespace
+
+void Config::validate(const std::string& where) const {
+  auto require = [&](bool ok, const std::string& what) {
+    if (!ok) fail(where, what);
+  };
+  require(hidden_size > 0 && hidden_size <= kMaxHidden, "hidden_size out of range");
+  require(num_layers > 0 && num_layers <= kMaxLayers, "num_hidden_layers out of range");
+  require(num_heads > 0, "num_attention_heads must be positive");
+  require(hidden_size % num_heads == 0,
+          "hidden_size " + std::to_string(hidden_size) + " is not divisible by num_attention_heads " +
+              std::to_string(num_heads));
+  require(intermediate_size > 0 && intermediate_size <= 16 * kMaxHidden,
+          "intermediate_size out of range");
+  require(patch_size > 0 && image_size > 0 && image_size <= kMaxImage,
+          "image_size and patch_size must be positive");
+  require(image_size % patch_size == 0, "image_size " + std::to_string(image_size) +
+                                            " is not divisible by patch_size " +
+                                            std::to_string(patch_size));
+  require(num_channels > 0 && num_channels <= 64, "num_channels out of range");
+  require(num_labels > 0 && labels.size() == num_labels, "labels do not match num_labels");
+  require(std::isfinite(layer_norm_eps) && layer_norm_eps > 0, "layer_norm_eps must be positive");
+  require(position_embedding != PositionEmbedding::Sincos || hidden_size % 4 == 0,
+          "sin-cos position embeddings need hidden_size divisible by 4");
+}
+
+Config parse_config(const nlohmann::json& json, const std::string& where) {
+  if (!json.is_object()) fail(where, "config must be a JSON object");
+  Config c;
+  c.name = where;
+  c.hidden_size = positive_int(json, "hidden_size", where, kMaxHidden);
+  // num_hidden_layers and num_attention_heads are checked here, before validate(), so that a
+  // 0 or negative value gets a message about the field rather than about divisibility.
+  c.num_layers = positive_int(json, "num_hidden_layers", where, kMaxLayers);
+  c.num_heads = positive_int(json, "num_attention_heads", where, kMaxHidden);
+  c.intermediate_size = positive_int(json, "intermediate_size", where, 16 * kMaxHidden);
+  c.image_size = positive_int(json, "image_size", where, kMaxImage);
+  c.patch_size = positive_int(json, "patch_size", where, kMaxImage);
+  c.num_channels = positive_int(json, "num_channels", where, 64, 3);
+  if (json.contains("layer_norm_eps")) {
+    const auto& eps = json["layer_norm_eps"];
+    if (!eps.is_number()) fail(where, "field \"layer_norm_eps\" must be a number");
+    c.layer_norm_eps = eps.get<double>();
+  }
+  c.gelu = parse_hidden_act(string_field(json, "hidden_act", where, "gelu"), where);
+  if (json.contains("qkv_bias")) {
+    if (!json["qkv_bias"].is_boolean()) fail(where, "field \"qkv_bias\" must be true or false");
+    c.qkv_bias = json["qkv_bias"].get<bool>();
+  }
+  const std::string pos = string_field(json, "vitbench_position_embedding", where, "learned");
+  if (pos == "learned") {
+    c.position_embedding = PositionEmbedding::Learned;
+  } else if (pos == "sincos") {
+    c.position_embedding = PositionEmbedding::Sincos;
+  } else {
+    fail(where, "unknown vitbench_position_embedding \"" + pos + "\" (learned or sincos)");
+  }
+  const std::string pool = string_field(json, "vitbench_pooling", where, "cls");
+  if (pool == "cls") {
+    c.pooling = Pooling::ClassToken;
+  } else if (pool == "mean") {
+    c.pooling = Pooling::Mean;
+  } else {
+    fail(where, "unknown vitbench_pooling \"" + pool + "\" (cls or mean)");
+  }
+  c.labels = parse_labels(json, where, &c.num_labels);
+  c.validate(where);
+  return c;
+}
+
+Config load_config_file(const std::string& path) {
+  return parse_config(read_json_file(path), path);
+}
+
+nlohmann::json config_to_json(const Config& c) {
+  nlohmann::json id2label = nlohmann::json::object();
+  nlohmann::json label2id = nlohmann::json::object();
+  for (size_t i = 0; i < c.labels.size(); ++i) {
+    id2label[std::to_string(i)] = c.labels[i];
+    label2id[c.labels[i]] = i;
+  }
+  return {
+      {"model_type", "vit"},
+      {"hidden_size", c.hidden_size},
+      {"num_hidden_layers", c.num_layers},
+      {"num_attention_heads", c.num_heads},
+      {"intermediate_size", c.intermediate_size},
+      {"image_size", c.image_size},
+      {"patch_size", c.patch_size},
+      {"num_channels", c.num_channels},
+      {"layer_norm_eps", c.layer_norm_eps},
+      {"hidden_act", c.gelu == GeluKind::Erf ? "gelu" : "gelu_pytorch_tanh"},
+      {"qkv_bias", c.qkv_bias},
+      {"num_labels", c.num_labels},
+      {"id2label", id2label},
+      {"label2id", label2id},
+      {"vitbench_position_embedding", to_string(c.position_embedding)},
+      {"vitbench_pooling", to_string(c.pooling)},
+  };
+}
+
+bool is_preset_name(const std::string& name) {
+  std::string base;
+  size_t image_size = 0;
+  return split_preset(name, &base, &image_size);
+}
+
+Config preset_config(const std::string& name) {
+  std::string base;
+  size_t image_size = 0;
+  if (!split_preset(name, &base, &image_size)) {
+    fail(name, "unknown preset (known: vit-ti16, vit-s16, vit-b16, vit-l16, optionally @SIZE)");
+  }
+  const PresetShape& p = presets().at(base);
+  Config c;
+  c.name = name;
+  c.hidden_size = p.hidden;
+  c.num_layers = p.layers;
+  c.num_heads = p.heads;
+  c.intermediate_size = p.mlp;
+  c.image_size = image_size;
+  c.patch_size = 16;
+  c.num_channels = 3;
+  c.num_labels = 1000;
+  c.layer_norm_eps = 1e-6;  // timm's and torchvision's ViT default
+  for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+  c.validate(name);
+  return c;
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, shape] : presets()) names.push_back(name);
+  return names;
+}
+
+const char* to_string(GeluKind kind) { return kind == GeluKind::Erf ? "erf" : "tanh"; }
+const char* to_string(PositionEmbedding kind) {
+  return kind == PositionEmbedding::Learned ? "learned" : "sincos";
+}
+const char* to_string(Pooling kind) { return kind == Pooling::ClassToken ? "cls" : "mean"; }
+
+}  // namespace vitbench::core

@@ -1,0 +1,59 @@
+// The architecture of one ViT: everything a forward pass needs to know besides the weights.
+// Read from a HuggingFace ViTConfig `config.json`, or built from a preset name.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace vitbench::core {
+
+enum class GeluKind { Erf, Tanh };
+enum class PositionEmbedding { Learned, Sincos };
+enum class Pooling { ClassToken, Mean };
+
+struct Config {
+  std::string name = "custom";  // preset name or model folder, for messages and reports
+  size_t hidden_size = 0;
+  size_t num_layers = 0;
+  size_t num_heads = 0;
+  size_t intermediate_size = 0;
+  size_t image_size = 0;
+  size_t patch_size = 0;
+  size_t num_channels = 3;
+  size_t num_labels = 0;
+  double layer_norm_eps = 1e-12;
+  GeluKind gelu = GeluKind::Erf;
+  bool qkv_bias = true;
+  PositionEmbedding position_embedding = PositionEmbedding::Learned;
+  Pooling pooling = Pooling::ClassToken;
+  std::vector<std::string> labels;  // num_labels names; "LABEL_i" where config.json gives none
+
+  size_t grid_size() const { return image_size / patch_size; }
+  size_t num_patches() const { return grid_size() * grid_size(); }
+  size_t num_tokens() const { return num_patches() + 1; }  // patches plus the class token
+  size_t head_dim() const { return hidden_size / num_heads; }
+  size_t patch_dim() const { return num_channels * patch_size * patch_size; }
+
+  // Throws core::Error naming `where` and the first field that is out of range or inconsistent.
+  void validate(const std::string& where) const;
+};
+
+// Parses HuggingFace ViTConfig fields (see README "Model folders"); `where` names the file.
+Config parse_config(const nlohmann::json& json, const std::string& where);
+Config load_config_file(const std::string& path);
+nlohmann::json config_to_json(const Config& config);
+
+// Presets: "vit-ti16", "vit-s16", "vit-b16", "vit-l16", optionally "@<image size>"
+// ("vit-b16@384"). Returns false when `name` is not a preset.
+bool is_preset_name(const std::string& name);
+Config preset_config(const std::string& name);
+std::vector<std::string> preset_names();
+
+const char* to_string(GeluKind kind);
+const char* to_string(PositionEmbedding kind);
+const char* to_string(Pooling kind);
+
+}  // namespace vitbench::core

@@ -1,0 +1,82 @@
+// The one canonical in-memory layout of a ViT's parameters (timm-like names, q/k/v stacked),
+// float32, whatever file or generator they came from. Linear weights keep PyTorch's
+// [out_features, in_features] layout; optimized backends repack them in their prepare step.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/tensor.h"
+
+namespace vitbench::core {
+
+struct BlockWeights {
+  Tensor norm1_weight, norm1_bias;  // [D]
+  Tensor qkv_weight;                // [3D, D]: rows of q, then k, then v
+  Tensor qkv_bias;                  // [3D]; zeros when config.qkv_bias is false
+  Tensor proj_weight, proj_bias;    // [D, D], [D]
+  Tensor norm2_weight, norm2_bias;  // [D]
+  Tensor fc1_weight, fc1_bias;      // [M, D], [M]
+  Tensor fc2_weight, fc2_bias;      // [D, M], [D]
+};
+
+struct Weights {
+  Tensor patch_weight;  // [D, C, P, P], a Conv2d with stride P
+  Tensor patch_bias;    // [D]
+  Tensor cls_token;     // [D]
+  Tensor pos_embed;     // [T, D]; for sin-cos models, filled by sincos_position_embedding
+  std::vector<BlockWeights> blocks;
+  Tensor norm_weight, norm_bias;  // [D]
+  Tensor head_weight;             // [L, D]
+  Tensor head_bias;               // [L]
+};
+
+struct Model {
+  Config config;
+  Weights weights;
+};
+
+// One parameter in canonical order: its timm-style name, its expected shape, and where it lives.
+// `stored` is false for parameters that a file does not hold (the q/k/v bias of a qkv_bias=false
+// model, the position embedding of a sin-cos model): those are computed, not read.
+struct ParameterSlot {
+  std::string name;
+  Shape shape;
+  Tensor* tensor;
+  bool stored;
+};
+
+// Every parameter of `config`, in canonical order, pointing into `weights` (which it sizes).
+std::vector<ParameterSlot> parameter_slots(const Config& config, Weights& weights);
+
+// Allocates every tensor of `config`'s shapes and fills the computed ones (zero q/k/v bias,
+// sin-cos position embedding). Stored tensors are left for the caller to fill.
+Weights allocate_weights(const Config& config);
+
+// The fixed 2-D sin-cos position embedding of MAE / MoCo v3: zeros for the class token, then for
+// the patch in row r, column c: [sin(c·ω), cos(c·ω), sin(r·ω), cos(r·ω)], ω_k = 10000^(-k/(D/4)).
+Tensor sincos_position_embedding(size_t grid_size, size_t hidden_size);
+
+// ---- The seeded synthetic weights (see README "Synthetic weights") ------------------------------
+// Every element is a pure function of (seed, tensor name, element index), so a few lines of
+// Python reproduce the weights bit for bit (golden/weights.py).
+uint64_t fnv1a64(const std::string& text);
+uint64_t mix64(uint64_t z);
+// The 24-bit uniform draw u = k / 2^24 in [0, 1) for one element.
+double uniform_draw(uint64_t seed, uint64_t name_hash, uint64_t index);
+
+struct DrawRule {
+  double offset;
+  double scale;  // value = float32(offset + scale * (2u - 1))
+};
+// The rule for the parameter called `name` (timm-style canonical name) under `config`.
+DrawRule draw_rule(const Config& config, const std::string& name);
+
+Weights generate_weights(const Config& config, uint64_t seed);
+// Pixels uniform in [-1, 1), the range of ViTImageProcessor's normalised output.
+Tensor generate_images(const Config& config, size_t batch, uint64_t seed);
+
+}  // namespace vitbench::core
