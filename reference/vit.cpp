@@ -1,1 +1,216 @@
-// placeholder: being written
+// The reference forward pass, top-down: embed, blocks, final norm, pool, head. Activations are
+// float64 matrices of one row per token ([N·T, D], image-major); weights stay float32 as stored.
+//
+// Threads only ever split rows (tokens, or whole images for attention) between workers; every
+// output element is computed by one worker with the same loop in the same order, so the result is
+// bit-identical for any thread count and any batch composition.
+#include "reference/vit.h"
+
+#include <string>
+
+#include "core/images.h"
+#include "core/parallel.h"
+#include "reference/ops.h"
+
+namespace vitbench::reference {
+namespace {
+
+using core::Config;
+using core::TensorD;
+
+void record(core::Taps* taps, const std::string& name, const TensorD& value) {
+  if (taps && taps->wants(name)) taps->record(name, value);
+}
+
+// y [rows, out] = x [rows, in] · wᵀ + bias, rows split between threads.
+TensorD linear_rows(const TensorD& x, size_t rows, size_t in, const core::Tensor& w,
+                    const core::Tensor& bias, size_t out, size_t threads) {
+  TensorD y({rows, out});
+  core::parallel_for(rows, threads, [&](size_t begin, size_t end) {
+    linear(x.data() + begin * in, end - begin, in, w.data(), bias.data(), out,
+           y.data() + begin * out);
+  });
+  return y;
+}
+
+TensorD layer_norm_rows(const TensorD& x, size_t rows, size_t dim, const core::Tensor& gamma,
+                        const core::Tensor& beta, double eps) {
+  TensorD y({rows, dim});
+  layer_norm(x.data(), rows, dim, gamma.data(), beta.data(), eps, y.data());
+  return y;
+}
+
+// Conv2d(C, D, kernel P, stride P) as one dot product per (patch, output channel), then the class
+// token in front and the position embedding added to every token. Returns [N, T, D].
+TensorD embed(const core::Model& model, const core::Tensor& images, size_t threads) {
+  const Config& c = model.config;
+  const core::Weights& w = model.weights;
+  const size_t N = images.dim(0), C = c.num_channels, S = c.image_size, P = c.patch_size;
+  const size_t G = c.grid_size(), T = c.num_tokens(), D = c.hidden_size;
+  TensorD x({N, T, D});
+  core::parallel_for(N * G * G, threads, [&](size_t begin, size_t end) {
+    for (size_t cell = begin; cell < end; ++cell) {
+      const size_t n = cell / (G * G), gy = cell % (G * G) / G, gx = cell % G;
+      double* token = x.data() + (n * T + 1 + gy * G + gx) * D;
+      for (size_t d = 0; d < D; ++d) {
+        double sum = 0;
+        for (size_t ch = 0; ch < C; ++ch) {
+          for (size_t py = 0; py < P; ++py) {
+            for (size_t px = 0; px < P; ++px) {
+              const double pixel = images[((n * C + ch) * S + gy * P + py) * S + gx * P + px];
+              sum += static_cast<double>(w.patch_weight[((d * C + ch) * P + py) * P + px]) * pixel;
+            }
+          }
+        }
+        token[d] = static_cast<double>(w.patch_bias[d]) + sum;
+      }
+    }
+  });
+  for (size_t n = 0; n < N; ++n) {
+    for (size_t d = 0; d < D; ++d) x[n * T * D + d] = static_cast<double>(w.cls_token[d]);
+    for (size_t t = 0; t < T; ++t) {
+      for (size_t d = 0; d < D; ++d) {
+        x[(n * T + t) * D + d] += static_cast<double>(w.pos_embed[t * D + d]);
+      }
+    }
+  }
+  return x;
+}
+
+// proj(attention(qkv(LN1(x)))): the attention branch, before the residual add.
+TensorD attention_branch(const Config& c, const core::BlockWeights& b, const TensorD& x, size_t N,
+                         size_t threads, TensorD* probs) {
+  const size_t T = c.num_tokens(), D = c.hidden_size, H = c.num_heads, rows = N * T;
+  const TensorD h = layer_norm_rows(x, rows, D, b.norm1_weight, b.norm1_bias, c.layer_norm_eps);
+  const TensorD qkv = linear_rows(h, rows, D, b.qkv_weight, b.qkv_bias, 3 * D, threads);
+  TensorD a({rows, D});
+  core::parallel_for(N, threads, [&](size_t begin, size_t end) {
+    for (size_t n = begin; n < end; ++n) {
+      attention(qkv.data() + n * T * 3 * D, T, H, c.head_dim(), a.data() + n * T * D,
+                probs ? probs->data() + n * H * T * T : nullptr);
+    }
+  });
+  return linear_rows(a, rows, D, b.proj_weight, b.proj_bias, D, threads);
+}
+
+// fc2(GELU(fc1(LN2(x)))).
+TensorD mlp_branch(const Config& c, const core::BlockWeights& b, const TensorD& x, size_t N,
+                   size_t threads) {
+  const size_t rows = N * c.num_tokens(), D = c.hidden_size, M = c.intermediate_size;
+  const TensorD h = layer_norm_rows(x, rows, D, b.norm2_weight, b.norm2_bias, c.layer_norm_eps);
+  TensorD f = linear_rows(h, rows, D, b.fc1_weight, b.fc1_bias, M, threads);
+  for (double& v : f.span()) v = c.gelu == core::GeluKind::Erf ? gelu_erf(v) : gelu_tanh(v);
+  return linear_rows(f, rows, M, b.fc2_weight, b.fc2_bias, D, threads);
+}
+
+void add_in_place(TensorD& x, const TensorD& y) {
+  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+}
+
+// One pre-LN transformer block on x [N, T, D], in place.
+void block(const Config& c, const core::BlockWeights& b, size_t index, TensorD& x,
+           core::Taps* taps, size_t threads) {
+  const size_t N = x.dim(0), T = c.num_tokens(), H = c.num_heads;
+  const std::string probs_name = core::tap::attn_probs(index);
+  TensorD probs;
+  const bool want_probs = taps && taps->wants(probs_name);
+  if (want_probs) probs = TensorD({N, H, T, T});
+
+  TensorD attn_out = attention_branch(c, b, x, N, threads, want_probs ? &probs : nullptr);
+  attn_out.reshape({N, T, c.hidden_size});
+  record(taps, core::tap::attn_out(index), attn_out);
+  if (want_probs) taps->record(probs_name, std::move(probs));
+  add_in_place(x, attn_out);
+
+  add_in_place(x, mlp_branch(c, b, x, N, threads));
+  record(taps, core::tap::block_out(index), x);
+}
+
+// [N, T, D] -> [N, D]: the class token, or the mean of the patch tokens (timm's global_pool='avg'
+// with fc_norm=False: the class token is left out, and the final norm came before the mean).
+TensorD pool(const Config& c, const TensorD& x) {
+  const size_t N = x.dim(0), T = c.num_tokens(), D = c.hidden_size;
+  TensorD pooled({N, D}, 0.0);
+  for (size_t n = 0; n < N; ++n) {
+    double* out = pooled.data() + n * D;
+    if (c.pooling == core::Pooling::ClassToken) {
+      for (size_t d = 0; d < D; ++d) out[d] = x[n * T * D + d];
+      continue;
+    }
+    for (size_t t = 1; t < T; ++t) {
+      for (size_t d = 0; d < D; ++d) out[d] += x[(n * T + t) * D + d];
+    }
+    for (size_t d = 0; d < D; ++d) out[d] /= static_cast<double>(T - 1);
+  }
+  return pooled;
+}
+
+void require_size(const core::Tensor& t, size_t expected, const std::string& name) {
+  if (t.size() != expected) {
+    core::fail("reference::forward", name + " has " + std::to_string(t.size()) +
+                                         " elements, the config needs " + std::to_string(expected));
+  }
+}
+
+// The loops above index the weights by the config's sizes: refuse a mismatch rather than read
+// past a tensor's end.
+void check_weights(const core::Model& model) {
+  const Config& c = model.config;
+  const core::Weights& w = model.weights;
+  const size_t D = c.hidden_size, M = c.intermediate_size, L = c.num_labels;
+  require_size(w.patch_weight, D * c.patch_dim(), "patch_embed.proj.weight");
+  require_size(w.patch_bias, D, "patch_embed.proj.bias");
+  require_size(w.cls_token, D, "cls_token");
+  require_size(w.pos_embed, c.num_tokens() * D, "pos_embed");
+  if (w.blocks.size() != c.num_layers) {
+    core::fail("reference::forward", "the weights have " + std::to_string(w.blocks.size()) +
+                                         " blocks, the config " + std::to_string(c.num_layers));
+  }
+  for (size_t i = 0; i < c.num_layers; ++i) {
+    const core::BlockWeights& b = w.blocks[i];
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    require_size(b.norm1_weight, D, p + "norm1.weight");
+    require_size(b.norm1_bias, D, p + "norm1.bias");
+    require_size(b.qkv_weight, 3 * D * D, p + "attn.qkv.weight");
+    require_size(b.qkv_bias, 3 * D, p + "attn.qkv.bias");
+    require_size(b.proj_weight, D * D, p + "attn.proj.weight");
+    require_size(b.proj_bias, D, p + "attn.proj.bias");
+    require_size(b.norm2_weight, D, p + "norm2.weight");
+    require_size(b.norm2_bias, D, p + "norm2.bias");
+    require_size(b.fc1_weight, M * D, p + "mlp.fc1.weight");
+    require_size(b.fc1_bias, M, p + "mlp.fc1.bias");
+    require_size(b.fc2_weight, D * M, p + "mlp.fc2.weight");
+    require_size(b.fc2_bias, D, p + "mlp.fc2.bias");
+  }
+  require_size(w.norm_weight, D, "norm.weight");
+  require_size(w.norm_bias, D, "norm.bias");
+  require_size(w.head_weight, L * D, "head.weight");
+  require_size(w.head_bias, L, "head.bias");
+}
+
+}  // namespace
+
+core::TensorD forward(const core::Model& model, const core::Tensor& images, core::Taps* taps,
+                      size_t threads) {
+  const Config& c = model.config;
+  const core::Weights& w = model.weights;
+  core::check_images(c, images, "reference::forward");
+  check_weights(model);
+  const size_t N = images.dim(0), T = c.num_tokens(), D = c.hidden_size;
+
+  TensorD x = embed(model, images, threads);
+  record(taps, core::tap::embed(), x);
+
+  for (size_t i = 0; i < c.num_layers; ++i) block(c, w.blocks[i], i, x, taps, threads);
+
+  TensorD normed = layer_norm_rows(x, N * T, D, w.norm_weight, w.norm_bias, c.layer_norm_eps);
+  normed.reshape({N, T, D});
+  record(taps, core::tap::final_norm(), normed);
+
+  const TensorD pooled = pool(c, normed);
+  TensorD logits = linear_rows(pooled, N, D, w.head_weight, w.head_bias, c.num_labels, threads);
+  record(taps, core::tap::logits(), logits);
+  return logits;
+}
+
+}  // namespace vitbench::reference
