@@ -128,3 +128,18 @@ TEST(WeightGenerator, ImagesSpanTheNormalisedRange) {
 
 }  // namespace
 }  // namespace vitbench::core
+
+#include "core/flops.h"
+
+namespace vitbench::core {
+namespace {
+
+TEST(Flops, VitB16MatchesThePublishedCount) {
+  // ViT-B/16 at 224 is quoted everywhere as 17.56 GMAC (35.1 GFLOP) per image.
+  EXPECT_NEAR(flops::model_per_image(preset_config("vit-b16")) / 1e9, 35.1, 0.1);
+  // 86.6 M parameters (timm's count for vit_base_patch16_224), 4 bytes each.
+  EXPECT_NEAR(flops::weight_bytes(preset_config("vit-b16")) / 4 / 1e6, 86.6, 0.1);
+}
+
+}  // namespace
+}  // namespace vitbench::core

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# vitbench quick start. On a fresh Debian 12 machine (as root, or with sudo) it installs the
+# Debian packages that are missing, builds, and then:
+#   ./run.sh           runs the main job on the built-in default (see README)
+#   ./run.sh test      runs the whole test suite: a Release build with warnings as errors, then
+#                      the same suite under AddressSanitizer + UBSan
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode="${1:-main}"
+case "$mode" in
+  main | test) ;;
+  *) echo "usage: ./run.sh [test]" >&2; exit 2 ;;
+esac
+
+packages=(g++ cmake make pkg-config git ca-certificates
+          libblis-dev libhwy-dev nlohmann-json3-dev libbenchmark-dev libgtest-dev libcli11-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing missing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+jobs="$(nproc)"
+build() {  # build DIR [cmake options...]
+  local dir="$1"; shift
+  cmake -S . -B "$dir" -DVITBENCH_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+if [ "$mode" = test ]; then
+  echo "== Release build, warnings as errors"
+  build build
+  echo "== test suite (Release)"
+  ctest --test-dir build --output-on-failure -j"$jobs"
+  echo "== AddressSanitizer + UBSan build"
+  build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
+  echo "== test suite (ASan + UBSan)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+else
+  build build
+  ./build/cli/vitbench infer --model vit-ti16 --threads "$jobs"
+fi
