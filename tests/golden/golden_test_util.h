@@ -1,0 +1,91 @@
+// Shared by the golden tests: scratch folders, byte-level file surgery for tampering, and
+// finding the Python the generator needs.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "golden/sha256.h"
+
+namespace vitbench::golden::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string source_dir() { return VITBENCH_SOURCE_DIR; }
+inline std::string cases_dir() { return source_dir() + "/golden/cases"; }
+
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() /
+            ("vitbench-golden-" + std::string(info->name()) + "-" + std::to_string(::getpid()) +
+             "-" + std::to_string(std::random_device{}()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+inline nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(read_bytes(path));
+}
+
+inline void write_json(const std::string& path, const nlohmann::json& json) {
+  write_bytes(path, json.dump(1) + "\n");
+}
+
+// Copies checked-in case `name` into `dir`/`name` and returns the copy's folder.
+inline std::string copy_case(const std::string& name, const std::string& dir) {
+  const fs::path to = fs::path(dir) / name;
+  fs::copy(fs::path(cases_dir()) / name, to, fs::copy_options::recursive);
+  return to.string();
+}
+
+// Makes the manifest vouch for `file` as it now is: a tamperer who also fixes the hash.
+inline void rehash(const std::string& case_dir, const std::string& file) {
+  const std::string manifest = case_dir + "/manifest.json";
+  nlohmann::json m = read_json(manifest);
+  m["files"][file] = sha256_file_hex(case_dir + "/" + file);
+  write_json(manifest, m);
+}
+
+// True when `/usr/bin/python3 -c CODE` succeeds (quietly).
+inline bool python_can(const std::string& code) {
+  if (!fs::exists("/usr/bin/python3")) return false;
+  const std::string cmd = "/usr/bin/python3 -c '" + code + "' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+}  // namespace vitbench::golden::testing
