@@ -14,5 +14,6 @@ struct Command {
 
 Command add_infer_command(CLI::App& app);
 Command add_backends_command(CLI::App& app);
+Command add_verify_command(CLI::App& app);
 
 }  // namespace vitbench::cli

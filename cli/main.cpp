@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   const Command commands[] = {
       add_infer_command(app),
       add_backends_command(app),
+      add_verify_command(app),
   };
 
   try {

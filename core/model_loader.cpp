@@ -1,1 +1,266 @@
-// placeholder: being written
+#include "core/model_loader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace vitbench::core {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Tensor names come from the file: control characters are escaped and length is capped so that
+// every message stays one short line.
+std::string in_quotes(const std::string& s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < 120; ++i) {
+    const auto ch = static_cast<unsigned char>(s[i]);
+    out += ch < 0x20 || ch == 0x7f ? '?' : static_cast<char>(ch);
+  }
+  return out + (s.size() > 120 ? "...\"" : "\"");
+}
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// One tensor as a file stores it: a canonical tensor, or a row range of one (HF keeps q, k and v
+// apart where the canonical layout stacks them).
+struct FilePiece {
+  std::string name;
+  Shape shape;
+  Tensor* tensor;
+  size_t offset;  // first element within *tensor
+  bool stored;
+  bool classifier;  // shape errors name num_labels
+};
+
+// timm suffix within a block -> HuggingFace suffix within vit.encoder.layer.<i>.
+constexpr std::pair<const char*, const char*> kBlockNames[] = {
+    {"norm1.", "layernorm_before."},
+    {"norm2.", "layernorm_after."},
+    {"attn.proj.", "attention.output.dense."},
+    {"mlp.fc1.", "intermediate.dense."},
+    {"mlp.fc2.", "output.dense."},
+};
+
+std::string hf_name(const std::string& timm) {
+  if (timm == "cls_token") return "vit.embeddings.cls_token";
+  if (timm == "pos_embed") return "vit.embeddings.position_embeddings";
+  if (starts_with(timm, "patch_embed.proj.")) {
+    return "vit.embeddings.patch_embeddings.projection." + timm.substr(17);
+  }
+  if (starts_with(timm, "norm.")) return "vit.layernorm." + timm.substr(5);
+  if (starts_with(timm, "head.")) return "classifier." + timm.substr(5);
+  if (starts_with(timm, "blocks.")) {
+    const size_t dot = timm.find('.', 7);
+    const std::string layer = "vit.encoder.layer." + timm.substr(7, dot - 7) + ".";
+    const std::string rest = timm.substr(dot + 1);
+    for (const auto& [from, to] : kBlockNames) {
+      if (starts_with(rest, from)) return layer + to + rest.substr(std::strlen(from));
+    }
+  }
+  fail("model loader", "no HuggingFace name for parameter " + in_quotes(timm));
+}
+
+std::vector<FilePiece> file_pieces(const Config& c, Weights& w, NameScheme scheme) {
+  std::vector<FilePiece> pieces;
+  for (const ParameterSlot& slot : parameter_slots(c, w)) {
+    const bool classifier = slot.name == "head.weight" || slot.name == "head.bias";
+    if (scheme == NameScheme::Timm) {
+      pieces.push_back({slot.name, slot.shape, slot.tensor, 0, slot.stored, classifier});
+      continue;
+    }
+    const size_t qkv = slot.name.find("attn.qkv.");
+    if (qkv == std::string::npos) {
+      pieces.push_back({hf_name(slot.name), slot.shape, slot.tensor, 0, slot.stored, classifier});
+      continue;
+    }
+    // Canonical rows are q, then k, then v: each a third of the stacked tensor.
+    const std::string layer = "vit.encoder.layer." + slot.name.substr(7, qkv - 8) + ".";
+    const std::string kind = slot.name.substr(qkv + 9);  // "weight" or "bias"
+    Shape part = slot.shape;
+    part[0] /= 3;
+    const size_t part_size = slot.tensor->size() / 3;
+    const char* parts[] = {"query", "key", "value"};
+    for (size_t k = 0; k < 3; ++k) {
+      pieces.push_back({layer + "attention.attention." + parts[k] + "." + kind, part, slot.tensor,
+                        k * part_size, slot.stored, false});
+    }
+  }
+  return pieces;
+}
+
+bool is_hf_name(const std::string& n) {
+  return starts_with(n, "vit.") || starts_with(n, "classifier.");
+}
+bool is_timm_name(const std::string& n) {
+  return n == "cls_token" || n == "pos_embed" || starts_with(n, "blocks.") ||
+         starts_with(n, "patch_embed.") || starts_with(n, "norm.") || starts_with(n, "head.");
+}
+
+NameScheme detect_scheme(const SafetensorsFile& file) {
+  const std::string* hf = nullptr;
+  const std::string* timm = nullptr;
+  for (const auto& e : file.entries()) {
+    if (!hf && is_hf_name(e.name)) hf = &e.name;
+    if (!timm && is_timm_name(e.name)) timm = &e.name;
+  }
+  if (hf && timm) {
+    fail(file.path(), "mixes HuggingFace tensor names (" + in_quotes(*hf) + ") with timm names (" +
+                          in_quotes(*timm) + ")");
+  }
+  if (hf) return NameScheme::HuggingFace;
+  if (timm) return NameScheme::Timm;
+  if (file.entries().empty()) fail(file.path(), "holds no tensors");
+  fail(file.path(),
+       "tensor names follow neither HuggingFace (vit.*, classifier.*) nor timm "
+       "(blocks.*, patch_embed.*, cls_token, ...) naming, e.g. " +
+           in_quotes(file.entries().front().name));
+}
+
+// "tensor "a"" or "tensors "a", "b", "c" (and 7 more)": one line, however many there are.
+std::string name_list(const char* what, const std::vector<std::string>& names) {
+  constexpr size_t kShown = 4;
+  std::string s = std::string(what) + (names.size() == 1 ? " tensor " : " tensors ");
+  for (size_t i = 0; i < names.size() && i < kShown; ++i)
+    s += (i ? ", " : "") + in_quotes(names[i]);
+  if (names.size() > kShown) s += " (and " + std::to_string(names.size() - kShown) + " more)";
+  return s;
+}
+
+std::string shape_error(const FilePiece& piece, const Shape& found, const Config& c) {
+  const std::string head = "tensor " + in_quotes(piece.name);
+  // Everything but the row count agrees: the classifier was trained for another label set.
+  if (piece.classifier && found.size() == piece.shape.size() && !found.empty() &&
+      std::equal(found.begin() + 1, found.end(), piece.shape.begin() + 1)) {
+    return head + " has " + std::to_string(found[0]) + (found.size() == 1 ? " entries" : " rows") +
+           " but config.json has num_labels " + std::to_string(c.num_labels);
+  }
+  return head + " has shape " + shape_to_string(found) + " but config.json implies " +
+         shape_to_string(piece.shape);
+}
+
+}  // namespace
+
+Model load_model_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    fail(dir, "not a model folder (one holding config.json and model.safetensors)");
+  }
+  const std::string config_path = (fs::path(dir) / "config.json").string();
+  const std::string weights_path = (fs::path(dir) / "model.safetensors").string();
+
+  Model model;
+  model.config = load_config_file(config_path);
+  model.config.name = dir;
+  const Config& c = model.config;
+  const SafetensorsFile file = SafetensorsFile::open(weights_path);
+  const NameScheme scheme = detect_scheme(file);
+
+  model.weights = allocate_weights(c);
+  const std::vector<FilePiece> pieces = file_pieces(c, model.weights, scheme);
+  std::unordered_map<std::string, const FilePiece*> by_name;
+  for (const FilePiece& p : pieces) by_name.emplace(p.name, &p);
+
+  std::vector<std::string> unexpected;
+  bool bias_present = false, position_present = false;
+  for (const auto& e : file.entries()) {
+    const auto it = by_name.find(e.name);
+    if (it == by_name.end() || !it->second->stored) unexpected.push_back(e.name);
+    if (it != by_name.end() && !it->second->stored) {
+      (it->second->tensor == &model.weights.pos_embed ? position_present : bias_present) = true;
+    }
+  }
+  if (!unexpected.empty()) {
+    std::string why;
+    if (bias_present) why = "config.json has qkv_bias false, so q/k/v have no bias";
+    if (position_present) {
+      why += std::string(why.empty() ? "" : "; ") +
+             "config.json asks for sin-cos position embeddings, which are computed, not stored";
+    }
+    if (why.empty()) why = "not a parameter of the ViT that config.json describes";
+    fail(weights_path, name_list("unexpected", unexpected) + " (" + why + ")");
+  }
+  std::vector<std::string> missing;
+  for (const FilePiece& p : pieces) {
+    if (p.stored && !file.find(p.name)) missing.push_back(p.name);
+  }
+  if (!missing.empty()) fail(weights_path, name_list("missing", missing));
+
+  for (const FilePiece& p : pieces) {
+    if (!p.stored) continue;
+    const SafetensorsFile::Entry& e = *file.find(p.name);
+    if (e.shape != p.shape) fail(weights_path, shape_error(p, e.shape, c));
+  }
+  for (const FilePiece& p : pieces) {
+    if (p.stored) file.read_float32(*file.find(p.name), p.tensor->data() + p.offset);
+  }
+  return model;
+}
+
+Model load_model(const std::string& dir_or_preset, uint64_t seed) {
+  if (is_preset_name(dir_or_preset)) {
+    Model model;
+    model.config = preset_config(dir_or_preset);
+    model.weights = generate_weights(model.config, seed);
+    return model;
+  }
+  std::error_code ec;
+  if (fs::is_directory(dir_or_preset, ec)) return load_model_folder(dir_or_preset);
+  std::string presets;
+  for (const std::string& p : preset_names()) presets += (presets.empty() ? "" : ", ") + p;
+  fail(dir_or_preset, "not a preset (" + presets + ", optionally @SIZE) nor a model folder" +
+                          (fs::exists(dir_or_preset, ec)
+                               ? " (give the folder that holds config.json and model.safetensors)"
+                               : ""));
+}
+
+void save_model_folder(const Model& model, const std::string& dir, NameScheme scheme,
+                       StDtype dtype) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail(dir, "output folder does not exist");
+  const Config& c = model.config;
+  c.validate(dir);
+  if (model.weights.blocks.size() != c.num_layers) {
+    fail(dir, "model has " + std::to_string(model.weights.blocks.size()) +
+                  " blocks but its config says " + std::to_string(c.num_layers));
+  }
+  // parameter_slots wants a mutable Weights only to size its blocks, which are already sized,
+  // so nothing is written through this reference; it saves copying every tensor.
+  Weights& weights = const_cast<Weights&>(model.weights);
+  for (const ParameterSlot& slot : parameter_slots(c, weights)) {
+    if (slot.tensor->size() != checked_element_count(slot.shape, dir)) {
+      fail(dir, "model weight " + in_quotes(slot.name) + " has shape " +
+                    shape_to_string(slot.tensor->shape()) + " but its config implies " +
+                    shape_to_string(slot.shape));
+    }
+  }
+
+  std::vector<FilePiece> pieces = file_pieces(c, weights, scheme);
+  std::vector<Tensor>
+      copies;  // pieces whose file shape or extent differs from the canonical tensor
+  copies.reserve(pieces.size());
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  for (const FilePiece& p : pieces) {
+    if (!p.stored) continue;
+    if (p.offset == 0 && p.tensor->shape() == p.shape) {
+      tensors.emplace_back(p.name, p.tensor);
+      continue;
+    }
+    Tensor& copy = copies.emplace_back(p.shape);
+    std::copy(p.tensor->data() + p.offset, p.tensor->data() + p.offset + copy.size(), copy.data());
+    tensors.emplace_back(p.name, &copy);
+  }
+
+  write_file_atomically((fs::path(dir) / "config.json").string(), config_to_json(c).dump(2) + "\n");
+  // transformers refuses safetensors files whose metadata lacks a known format.
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, dtype,
+                    {{"format", "pt"}});
+}
+
+}  // namespace vitbench::core

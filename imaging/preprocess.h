@@ -1,0 +1,86 @@
+// From image files to the float input a model expects, following HuggingFace's image processors.
+//
+// A model folder's preprocessor_config.json is honoured when present: do_resize, size
+// ({"height", "width"}, {"shortest_edge"}, or a bare integer meaning a square), resample (2 =
+// bilinear, 3 = bicubic), do_center_crop and crop_size, do_rescale and rescale_factor,
+// do_normalize, image_mean and image_std. Without the file (and for presets) the documented
+// defaults of ViTImageProcessor apply: resize to the model's image_size with bilinear resampling,
+// rescale by 1/255, normalize with mean and std 0.5 per channel.
+//
+// The steps and their arithmetic are those of the (PIL-based, not the "fast" torchvision-based)
+// processors: decode to 8-bit RGB (imaging/decode.h); resize with PIL's algorithm on the 8-bit
+// image, which rounds back to 8 bits (imaging/resize.h); center-crop, padding with black; then in
+// float32: x = float32(pixel * rescale_factor) (the product in float64, as HF's rescale), then
+// (x - float32(mean)) / float32(std). Where we differ from HF:
+// - A key missing from preprocessor_config.json takes ViTImageProcessor's default, except that
+//   size and crop_size default to the model's image_size instead of 224 (files written by
+//   save_pretrained always carry every key).
+// - Keys that would change the algorithm in ways not implemented here are refused, not ignored:
+//   resample other than 2 or 3, a size with "longest_edge", crop_pct, do_pad, and
+//   do_flip_channel_order. Unknown keys are ignored, as HF does.
+// - JPEG decoding and EXIF orientation: see imaging/decode.h.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/config.h"
+#include "core/tensor.h"
+#include "imaging/image.h"
+#include "imaging/resize.h"
+
+namespace vitbench::imaging {
+
+struct PreprocessConfig {
+  std::string source;  // the file it came from, or a note that defaults apply (for messages)
+
+  bool do_resize = true;
+  // Either an exact size, or the shorter side's length with the aspect ratio kept (the longer side
+  // truncated to an integer, as HF's get_resize_output_image_size).
+  bool resize_shortest_edge = false;
+  size_t resize_height = 224, resize_width = 224, shortest_edge = 0;
+  Resample resample = Resample::Bilinear;
+
+  bool do_center_crop = false;
+  size_t crop_height = 224, crop_width = 224;
+
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+
+  bool do_normalize = true;
+  std::array<double, 3> image_mean{0.5, 0.5, 0.5};
+  std::array<double, 3> image_std{0.5, 0.5, 0.5};
+};
+
+// ViTImageProcessor's defaults, sized for `model`.
+PreprocessConfig default_preprocess_config(const core::Config& model);
+
+// Parses the contents of a preprocessor_config.json; `where` names the file in errors.
+PreprocessConfig parse_preprocess_config(const nlohmann::json& json, const core::Config& model,
+                                         const std::string& where);
+
+// MODEL/preprocessor_config.json when `model_dir_or_preset` is a folder that has one; the defaults
+// for a folder without one, for a preset name, and for "".
+PreprocessConfig preprocess_config_for_model(const std::string& model_dir_or_preset,
+                                             const core::Config& model);
+
+// Resize and crop: the 8-bit picture the model will see. Throws core::Error naming `where` and the
+// preprocessing's source when the result is not image_size x image_size.
+RgbImage model_view(const RgbImage& image, const PreprocessConfig& config,
+                    const core::Config& model, const std::string& where);
+
+// Rescale and normalize views (all image_size x image_size) into a batch [N, 3, H, W].
+core::Tensor views_to_tensor(const std::vector<RgbImage>& views, const PreprocessConfig& config);
+
+// The whole path, for `vitbench infer --image`: every file decoded, preprocessed, and stacked into
+// one batch [N, 3, image_size, image_size], in the order given. Throws core::Error naming the
+// offending file. Models with num_channels other than 3 are refused (the processors emit RGB).
+core::Tensor load_images_for_model(const std::vector<std::string>& paths,
+                                   const core::Config& model,
+                                   const std::string& model_dir_or_preset);
+
+}  // namespace vitbench::imaging

@@ -1,0 +1,304 @@
+// The shared forward pass. Same semantics as reference::forward: patch embedding as a Conv2d of
+// stride P, token order 1 + gy·grid + gx with the class token at 0, + position embedding, pre-LN
+// blocks, final LayerNorm over every token, class-token or mean (patch tokens only) pooling,
+// head.
+//
+// Layout: every image's tokens are rows of one [N·T, D] activation matrix, so each linear layer is
+// a single GEMM of N·T rows; attention is per image (the kernel sees the whole batch and spreads
+// images × heads over the pool).
+//
+// Fusions: qkv GEMM + bias; proj GEMM + bias + residual straight into x; fc1 + bias + GELU;
+// fc2 + bias + residual into x; the head reads the class tokens in place through its row stride.
+//
+// What this pass adds beyond the kernels' own work, per forward (for N images, T tokens):
+//   - im2col: one write of the [N·T, C·P²] patch matrix (the pixels are read once) so that the
+//     patch embedding runs as a GEMM. Its class-token rows stay zero, so the single GEMM over all
+//     N·T rows needs no gaps; those rows are then overwritten.
+//   - one pass over [N·T, D] adding the position embedding (and placing the class token): the
+//     GEMM epilogue's residual has one row stride and cannot repeat a [T, D] table per image.
+//   - mean pooling only: one read of the final norm's patch rows.
+// No activation is copied otherwise, and once the buffers fit the batch (they grow to the largest
+// batch seen) the pass allocates only the logits it returns (tested with allocation counting:
+// tests/optimized/test_backend_allocations.cpp). Tasks go to the pool as std::ref(lambda): a
+// std::function holding a reference_wrapper never allocates, whatever the lambda captures.
+// Taps cost nothing when `taps` is null. Recording one converts it to float64 (Taps' currency),
+// and the attn_out tap needs the projection before its residual add, so with that tap wanted
+// proj runs unfused (GEMM into a scratch buffer, then one add pass).
+#include "optimized/forward.h"
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/taps.h"
+#include "optimized/thread_pool.h"
+
+namespace vitbench::optimized {
+namespace {
+
+using core::Tensor;
+
+struct PreparedBlock {
+  Tensor norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+  Tensor qkv_bias, proj_bias, fc1_bias, fc2_bias;
+  std::unique_ptr<PackedLinear> qkv, proj, fc1, fc2;
+};
+
+void check_size(const Tensor& t, size_t expected, const std::string& name) {
+  if (t.size() != expected) {
+    core::fail("prepare", "weight " + name + " has " + std::to_string(t.size()) +
+                              " elements, the config implies " + std::to_string(expected));
+  }
+}
+
+// Copies `data` [shape] into Taps' float64 currency, only when the tap is wanted.
+void record(core::Taps* taps, const std::string& name, const float* data, core::Shape shape) {
+  if (!taps || !taps->wants(name)) return;
+  core::TensorD value(std::move(shape));
+  for (size_t i = 0; i < value.size(); ++i) value[i] = static_cast<double>(data[i]);
+  taps->record(name, std::move(value));
+}
+
+class KernelSetModel final : public PreparedModel {
+ public:
+  KernelSetModel(const core::Model& model, KernelSet kernels, size_t threads)
+      : config_(model.config), kernels_(std::move(kernels)), pool_(threads) {
+    const core::Config& c = config_;
+    const core::Weights& w = model.weights;
+    c.validate("prepare");
+    const size_t D = c.hidden_size, M = c.intermediate_size, T = c.num_tokens();
+    const size_t L = c.num_labels, K = c.patch_dim();
+    if (w.blocks.size() != c.num_layers) {
+      core::fail("prepare", "the weights hold " + std::to_string(w.blocks.size()) +
+                                " blocks, the config " + std::to_string(c.num_layers));
+    }
+    auto small = [&](const Tensor& t, size_t n, const std::string& name) {
+      check_size(t, n, name);
+      return t;
+    };
+    auto pack = [&](const Tensor& t, size_t n, size_t k, const std::string& name) {
+      check_size(t, n * k, name);
+      return kernels_.linear.pack(t.data(), n, k);
+    };
+    // The Conv2d weight [D, C, P, P] is already the [D, C·P²] matrix im2col's column order
+    // (channel, row, column) expects.
+    patch_ = pack(w.patch_weight, D, K, "patch_embed.proj.weight");
+    patch_bias_ = small(w.patch_bias, D, "patch_embed.proj.bias");
+    cls_token_ = small(w.cls_token, D, "cls_token");
+    pos_embed_ = small(w.pos_embed, T * D, "pos_embed");
+    for (size_t i = 0; i < c.num_layers; ++i) {
+      const core::BlockWeights& b = w.blocks[i];
+      const std::string p = "blocks." + std::to_string(i) + ".";
+      PreparedBlock& q = blocks_.emplace_back();
+      q.norm1_weight = small(b.norm1_weight, D, p + "norm1.weight");
+      q.norm1_bias = small(b.norm1_bias, D, p + "norm1.bias");
+      q.norm2_weight = small(b.norm2_weight, D, p + "norm2.weight");
+      q.norm2_bias = small(b.norm2_bias, D, p + "norm2.bias");
+      q.qkv_bias = small(b.qkv_bias, 3 * D, p + "attn.qkv.bias");
+      q.proj_bias = small(b.proj_bias, D, p + "attn.proj.bias");
+      q.fc1_bias = small(b.fc1_bias, M, p + "mlp.fc1.bias");
+      q.fc2_bias = small(b.fc2_bias, D, p + "mlp.fc2.bias");
+      q.qkv = pack(b.qkv_weight, 3 * D, D, p + "attn.qkv.weight");
+      q.proj = pack(b.proj_weight, D, D, p + "attn.proj.weight");
+      q.fc1 = pack(b.fc1_weight, M, D, p + "mlp.fc1.weight");
+      q.fc2 = pack(b.fc2_weight, D, M, p + "mlp.fc2.weight");
+    }
+    norm_weight_ = small(w.norm_weight, D, "norm.weight");
+    norm_bias_ = small(w.norm_bias, D, "norm.bias");
+    head_ = pack(w.head_weight, L, D, "head.weight");
+    head_bias_ = small(w.head_bias, L, "head.bias");
+  }
+
+  Tensor forward(const Tensor& images, core::Taps* taps) override {
+    const core::Config& c = config_;
+    const size_t S = c.image_size;
+    if (images.rank() != 4 || images.dim(0) == 0 || images.dim(1) != c.num_channels ||
+        images.dim(2) != S || images.dim(3) != S) {
+      core::fail("forward", "expected images [N, " + std::to_string(c.num_channels) + ", " +
+                                std::to_string(S) + ", " + std::to_string(S) + "], got " +
+                                core::shape_to_string(images.shape()));
+    }
+    const size_t N = images.dim(0), T = c.num_tokens(), D = c.hidden_size, H = c.num_heads;
+    const size_t M = c.intermediate_size, L = c.num_labels, rows = N * T;
+    reserve(N);
+
+    embed(images, N);
+    if (taps) record(taps, core::tap::embed(), x_.data(), {N, T, D});
+
+    const float eps = static_cast<float>(c.layer_norm_eps);
+    const auto& lin = kernels_.linear;
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      const PreparedBlock& b = blocks_[i];
+      // Attention branch: x += proj(attention(qkv(LN1(x)))).
+      kernels_.layer_norm.run(x_.data(), rows, D, D, b.norm1_weight.data(), b.norm1_bias.data(),
+                              eps, ln_.data(), D, pool_);
+      Epilogue qkv_epilogue;
+      qkv_epilogue.bias = b.qkv_bias.data();
+      lin.run(ln_.data(), rows, D, *b.qkv, wide_.data(), 3 * D, qkv_epilogue, pool_);
+
+      Tensor probs;
+      const bool want_probs = taps && taps->wants(core::tap::attn_probs(i));
+      if (want_probs) probs = Tensor({N, H, T, T});
+      AttentionProblem problem;
+      problem.qkv = wide_.data();
+      problem.ld_qkv = 3 * D;
+      problem.images = N;
+      problem.tokens = T;
+      problem.heads = H;
+      problem.head_dim = c.head_dim();
+      problem.out = attn_.data();
+      problem.ld_out = D;
+      problem.probs = want_probs ? probs.data() : nullptr;
+      kernels_.attention.run(problem, workspace_.data(), pool_);
+      if (want_probs) record(taps, core::tap::attn_probs(i), probs.data(), {N, H, T, T});
+
+      Epilogue proj_epilogue;
+      proj_epilogue.bias = b.proj_bias.data();
+      if (taps && taps->wants(core::tap::attn_out(i))) {
+        // LN1's output is dead once qkv is computed, so its buffer takes the projection.
+        lin.run(attn_.data(), rows, D, *b.proj, ln_.data(), D, proj_epilogue, pool_);
+        record(taps, core::tap::attn_out(i), ln_.data(), {N, T, D});
+        float* x = x_.data();
+        const float* y = ln_.data();
+        for (size_t j = 0; j < rows * D; ++j) x[j] += y[j];
+      } else {
+        proj_epilogue.residual = x_.data();
+        proj_epilogue.ld_residual = D;
+        lin.run(attn_.data(), rows, D, *b.proj, x_.data(), D, proj_epilogue, pool_);
+      }
+
+      // MLP branch: x += fc2(GELU(fc1(LN2(x)))).
+      kernels_.layer_norm.run(x_.data(), rows, D, D, b.norm2_weight.data(), b.norm2_bias.data(),
+                              eps, ln_.data(), D, pool_);
+      Epilogue fc1_epilogue;
+      fc1_epilogue.bias = b.fc1_bias.data();
+      fc1_epilogue.gelu = true;
+      fc1_epilogue.gelu_kind = c.gelu;
+      lin.run(ln_.data(), rows, D, *b.fc1, wide_.data(), M, fc1_epilogue, pool_);
+      Epilogue fc2_epilogue;
+      fc2_epilogue.bias = b.fc2_bias.data();
+      fc2_epilogue.residual = x_.data();
+      fc2_epilogue.ld_residual = D;
+      lin.run(wide_.data(), rows, M, *b.fc2, x_.data(), D, fc2_epilogue, pool_);
+      if (taps) record(taps, core::tap::block_out(i), x_.data(), {N, T, D});
+    }
+
+    kernels_.layer_norm.run(x_.data(), rows, D, D, norm_weight_.data(), norm_bias_.data(), eps,
+                            ln_.data(), D, pool_);
+    if (taps) record(taps, core::tap::final_norm(), ln_.data(), {N, T, D});
+
+    Tensor logits({N, L});
+    Epilogue head_epilogue;
+    head_epilogue.bias = head_bias_.data();
+    if (c.pooling == core::Pooling::ClassToken) {
+      // Image n's class token is row n·T: a row stride of T·D reads them without a gather.
+      lin.run(ln_.data(), N, T * D, *head_, logits.data(), L, head_epilogue, pool_);
+    } else {
+      mean_pool(N);
+      lin.run(pooled_.data(), N, D, *head_, logits.data(), L, head_epilogue, pool_);
+    }
+    if (taps) record(taps, core::tap::logits(), logits.data(), {N, L});
+    return logits;
+  }
+
+ private:
+  // Sizes every activation buffer for a batch of n (only ever growing), so the pass itself never
+  // allocates.
+  void reserve(size_t n) {
+    if (n <= capacity_) return;
+    const core::Config& c = config_;
+    const size_t rows = n * c.num_tokens(), D = c.hidden_size;
+    // One wide buffer serves qkv [rows, 3D], the MLP's hidden [rows, M] and im2col's patches
+    // [rows, C·P²]: their lifetimes never overlap.
+    const size_t wide = std::max({3 * D, c.intermediate_size, c.patch_dim()});
+    x_ = Tensor({rows, D});
+    ln_ = Tensor({rows, D});
+    attn_ = Tensor({rows, D});
+    wide_ = Tensor({rows, wide});
+    pooled_ = Tensor({n, D});
+    pool_sums_ = core::TensorD({n, D});
+    workspace_ = Tensor({kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(),
+                                                             pool_.size())});
+    capacity_ = n;
+  }
+
+  // x [N·T, D] = patch embedding (one GEMM over im2col'd patches) + position embedding, with the
+  // class token in row 0 of each image.
+  void embed(const Tensor& images, size_t N) {
+    const core::Config& c = config_;
+    const size_t C = c.num_channels, S = c.image_size, P = c.patch_size, G = c.grid_size();
+    const size_t T = c.num_tokens(), D = c.hidden_size, K = c.patch_dim();
+    float* patches = wide_.data();
+    // Row n·T + 1 + gy·G + gx holds patch (gy, gx) of image n, columns in (channel, py, px)
+    // order; row n·T (the class token's) is zero, so the GEMM below can run over all N·T rows.
+    // Rows are split over the pool by image row band (gy), each band a disjoint set of rows.
+    auto band = [&](size_t task, size_t) {
+      const size_t n = task / G, gy = task % G;
+      if (gy == 0) std::fill_n(patches + n * T * K, K, 0.0f);
+      for (size_t gx = 0; gx < G; ++gx) {
+        float* row = patches + (n * T + 1 + gy * G + gx) * K;
+        for (size_t ch = 0; ch < C; ++ch) {
+          for (size_t py = 0; py < P; ++py) {
+            const float* pixels = images.data() + ((n * C + ch) * S + gy * P + py) * S + gx * P;
+            std::copy_n(pixels, P, row + (ch * P + py) * P);
+          }
+        }
+      }
+    };
+    pool_.run(N * G, std::ref(band));
+    Epilogue epilogue;
+    epilogue.bias = patch_bias_.data();
+    kernels_.linear.run(patches, N * T, K, *patch_, x_.data(), D, epilogue, pool_);
+    // Reference order: (conv + bias) + pos; the class token is cls + pos[0].
+    auto add_position = [&](size_t n, size_t) {
+      float* x = x_.data() + n * T * D;
+      const float* pos = pos_embed_.data();
+      for (size_t d = 0; d < D; ++d) x[d] = cls_token_[d] + pos[d];
+      for (size_t j = D; j < T * D; ++j) x[j] += pos[j];
+    };
+    pool_.run(N, std::ref(add_position));
+  }
+
+  // pooled_ [N, D] = mean of the final norm's patch tokens 1..T-1 (the class token excluded),
+  // summed in float64 (row by row, so reads stay sequential) so the T-1 term sum adds no error
+  // worth counting.
+  void mean_pool(size_t N) {
+    const size_t T = config_.num_tokens(), D = config_.hidden_size;
+    auto image_mean = [&](size_t n, size_t) {
+      double* sum = pool_sums_.data() + n * D;
+      std::fill_n(sum, D, 0.0);
+      for (size_t t = 1; t < T; ++t) {
+        const float* row = ln_.data() + (n * T + t) * D;
+        for (size_t d = 0; d < D; ++d) sum[d] += row[d];
+      }
+      float* out = pooled_.data() + n * D;
+      for (size_t d = 0; d < D; ++d) out[d] = static_cast<float>(sum[d] / static_cast<double>(T - 1));
+    };
+    pool_.run(N, std::ref(image_mean));
+  }
+
+  core::Config config_;
+  KernelSet kernels_;
+  ThreadPool pool_;
+
+  std::unique_ptr<PackedLinear> patch_, head_;
+  Tensor patch_bias_, cls_token_, pos_embed_, norm_weight_, norm_bias_, head_bias_;
+  std::vector<PreparedBlock> blocks_;
+
+  size_t capacity_ = 0;  // images the buffers below are sized for
+  Tensor x_, ln_, attn_, wide_, pooled_, workspace_;
+  core::TensorD pool_sums_;
+};
+
+}  // namespace
+
+std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
+                                             size_t threads) {
+  if (threads == 0) core::fail("prepare", "the thread count must be at least 1");
+  return std::make_unique<KernelSetModel>(model, kernels, threads);
+}
+
+}  // namespace vitbench::optimized

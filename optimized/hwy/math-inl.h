@@ -1,0 +1,104 @@
+// Per-target math shared by the GEMM epilogue and the elementwise kernels: erf, erfc and the two
+// GELU forms. Highway 1.0.3 has no Erf, so erfc is our own fit (below); Exp comes from
+// hwy/contrib/math.
+//
+// erfc(z) for z >= 0 is written as  t · exp(f(t) − z²)  with  t = 1 / (1 + z/2).
+// This factoring (the classic one of Numerical Recipes' erfcc) takes out the Gaussian decay
+// exactly, so what is left, f(t) = ln(erfc(z)/t) + z², is smooth and bounded on t ∈ (0, 1]
+// (from f(1) = 0 to f(0) = −ln(2√π)) and a polynomial fits it well. Our coefficients are a
+// degree-10 Chebyshev fit of f in s = t − 7/12 (centred so the float Horner evaluation stays
+// well conditioned) over z ∈ [0, 10], made with mpmath at 40 digits (see docs/performance.md,
+// "erf"); the fit's own error is 9.4e-9 in f, i.e. 9.4e-9 relative in erfc.
+//
+// Error budget in float32 (relative in erfc): fit 1e-8, Horner rounding ≈ 1.3e-7 (simulated),
+// Exp ≤ 1 ulp (6e-8), t and the final products ≈ 1e-7, plus the rounding of the exponent
+// argument f − z², which is ≈ z²·2^-24 and only matters where erfc is already tiny (z > 2);
+// removing it would take a second Exp (exp(−z²)·exp(f)) for values below 1e-6.
+// Measured over dense sweeps of 2^21 points (tests/optimized/test_hwy_kernels.cpp, ErfMaxError
+// and GeluErfDenseSweep; the same on AVX3, AVX2, SSE4, SSSE3 and scalar within 7%):
+//   erf:  |erf(x) − erf_exact(x)| = 2.25e-7 at most (x ∈ [−10, 10]); tested bound 3e-7. It is
+//         formed as 1 − erfc, so this is an absolute bound: near 0 its relative error is not
+//         small, which GELU never needs (it uses Φ = 1 − erfc/2, see GeluErf).
+//   GELU: relative error 5.9·2^-24 at most for x >= 0 (tested bound 8·2^-24), and in the left
+//         tail growing as the rounding of the exponent argument, (x²/2)·2^-24·~2: 7.7e-6 at
+//         x = −11.3 where GELU is 1e-28 (tested bound (8 + 2x²)·2^-24).
+// Beyond z = 10 (|x| > 14.1 for GELU) t is clamped; erfc(10) = 2e-45 is below float's range.
+
+#if defined(VITBENCH_OPTIMIZED_HWY_MATH_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef VITBENCH_OPTIMIZED_HWY_MATH_INL_H_
+#undef VITBENCH_OPTIMIZED_HWY_MATH_INL_H_
+#else
+#define VITBENCH_OPTIMIZED_HWY_MATH_INL_H_
+#endif
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace vitbench::optimized::hwy {
+namespace HWY_NAMESPACE {
+namespace hn = ::hwy::HWY_NAMESPACE;
+
+// erfc(z) for z >= 0 (or NaN), given z² separately so that callers can form it exactly.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V ErfcNonNegative(D d, V z, V z2) {
+  const V kOne = hn::Set(d, 1.0f);
+  const V zc = hn::Min(z, hn::Set(d, 10.0f));  // the fit's range; see the header comment
+  const V t = hn::Div(kOne, hn::MulAdd(zc, hn::Set(d, 0.5f), kOne));
+  const V s = hn::Sub(t, hn::Set(d, 7.0f / 12.0f));
+  V p = hn::Set(d, -0.1530061439f);
+  p = hn::MulAdd(p, s, hn::Set(d, 0.144995308767f));
+  p = hn::MulAdd(p, s, hn::Set(d, 0.146479343056f));
+  p = hn::MulAdd(p, s, hn::Set(d, -0.245090564176f));
+  p = hn::MulAdd(p, s, hn::Set(d, -0.0532754508656f));
+  p = hn::MulAdd(p, s, hn::Set(d, 0.295215901533f));
+  p = hn::MulAdd(p, s, hn::Set(d, -0.0346552862367f));
+  p = hn::MulAdd(p, s, hn::Set(d, -0.407398110279f));
+  p = hn::MulAdd(p, s, hn::Set(d, 0.0906908901848f));
+  p = hn::MulAdd(p, s, hn::Set(d, 1.36873704953f));
+  p = hn::MulAdd(p, s, hn::Set(d, -0.558595351134f));
+  // Exp is 0 below −104 (z > 10.2), where erfc underflows anyway.
+  return hn::Mul(t, hn::Exp(d, hn::Sub(p, z2)));
+}
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V Erf(D d, V x) {
+  const V sign = hn::And(x, hn::SignBit(d));
+  const V z = hn::Xor(x, sign);
+  const V e = hn::Sub(hn::Set(d, 1.0f), ErfcNonNegative(d, z, hn::Mul(x, x)));
+  return hn::Xor(e, sign);  // erf is odd
+}
+
+// GELU, erf form: x·Φ(x) with Φ(x) = erfc(−x/√2)/2, taken as h = erfc(|x|/√2)/2 for x < 0 and
+// 1 − h for x >= 0, so that the left tail keeps its relative accuracy (no 1 + erf(...)
+// cancellation).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GeluErf(D d, V x) {
+  const V z = hn::Mul(hn::Abs(x), hn::Set(d, 0.70710678118654752f));
+  const V z2 = hn::Mul(hn::Mul(x, x), hn::Set(d, 0.5f));  // x²/2 has one rounding, z·z two
+  const V h = hn::Mul(hn::Set(d, 0.5f), ErfcNonNegative(d, z, z2));
+  const V phi = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), h, hn::Sub(hn::Set(d, 1.0f), h));
+  return hn::Mul(x, phi);
+}
+
+// GELU, tanh form: x/2 · (1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), evaluated as the equal
+// x / (1 + exp(−2u)): written with Tanh, 1 + tanh(u) cancels for negative x and loses all
+// relative accuracy in the left tail (|GELU(−5)| ~ 1e-6 came out as 0 or 2x off); this form
+// has none (exp ≤ 1 ulp, one add, one divide: ≤ ~3 ulp everywhere). Where −2u > 88 (x < −9.4)
+// exp would overflow (and Highway's Exp is only valid up to 104), and GELU is below 1e-37: the
+// result is 0 there.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GeluTanh(D d, V x) {
+  const V x2 = hn::Mul(x, x);
+  const V minus_two_u = hn::Mul(hn::Mul(x, hn::Set(d, -1.5957691216057308f)),  // −2·√(2/π)
+                                hn::MulAdd(x2, hn::Set(d, 0.044715f), hn::Set(d, 1.0f)));
+  const V kMaxArg = hn::Set(d, 88.0f);
+  const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), hn::Exp(d, hn::Min(minus_two_u, kMaxArg))));
+  return hn::IfThenElseZero(hn::Lt(minus_two_u, kMaxArg), g);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace vitbench::optimized::hwy
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard

@@ -1,0 +1,32 @@
+// One small persistent pool per run: every optimized kernel takes its threads from here, so the
+// run's thread count is honoured everywhere (BLIS is set to the same count separately).
+// std::thread-based rather than OpenMP so ThreadSanitizer can see every synchronisation.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace vitbench::optimized {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(size_t threads);  // threads >= 1; the caller's thread is worker 0
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  size_t size() const { return threads_; }
+
+  // Calls task(i, worker) for every i in [0, tasks), spread over the workers, and returns when
+  // all are done. Which worker runs which task may vary; kernels must make results independent
+  // of that (each task writes its own outputs, reductions are not split across tasks).
+  // An exception thrown by a task is rethrown here.
+  void run(size_t tasks, const std::function<void(size_t task, size_t worker)>& task);
+
+ private:
+  struct State;
+  size_t threads_;
+  State* state_;
+};
+
+}  // namespace vitbench::optimized

@@ -1,0 +1,36 @@
+// The statistics compare needs, with no dependency: medians and the Mann-Whitney U test that
+// Google Benchmark's tools/compare.py runs (through scipy) to tell a change from noise.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace vitbench::reports {
+
+// Median of a non-empty sample (mean of the two middle values when even); NaN when empty.
+double median(std::vector<double> values);
+
+struct UTest {
+  // False when no outcome could reach p < alpha with this many repetitions (e.g. 3 against 3:
+  // the smallest two-sided p is 2/20 = 0.1), or fewer than 3 on either side. Then the p-value
+  // proves nothing and callers say "not enough repetitions".
+  bool enough = false;
+  double p = 1.0;       // two-sided
+  double u = 0;         // U statistic of the first sample: pairs (a_i > b_j), ties counting 1/2
+  bool exact = false;   // exact distribution, or the normal approximation
+};
+
+// Two-sided test as scipy.stats.mannwhitneyu(method="auto") does it: the exact distribution of U
+// when either sample has at most 8 values and there are no ties; otherwise the normal
+// approximation with tie correction and continuity correction.
+UTest mann_whitney_u(std::span<const double> a, std::span<const double> b, double alpha);
+
+// The smallest two-sided p-value any outcome can give: 2 / C(n+m, n), capped at 1.
+double min_two_sided_p(size_t n, size_t m);
+
+// Repetitions needed per side (equal counts) for a two-sided test at `alpha` to be able to
+// succeed; used in the "not enough repetitions" message.
+size_t repetitions_needed(double alpha);
+
+}  // namespace vitbench::reports
