@@ -149,19 +149,27 @@ double measure_fma_gflops(size_t threads, double seconds) {
   return best;
 }
 
-double measure_bandwidth_gbs(size_t threads, size_t bytes, double seconds) {
-  threads = std::max<size_t>(threads, 1);
-  const size_t n = std::max<size_t>(bytes / sizeof(float), threads * 1024);
+namespace {
+
+struct AlignedFloats {
   struct Free {
     void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
   };
-  std::unique_ptr<float[], Free> buffer(
-      static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(64))));
-  float* data = buffer.get();
-  // Each thread first-touches the share it will stream, so its pages sit on its own NUMA node.
-  timed_parallel(threads, [&](size_t t) {
-    std::fill(data + n * t / threads, data + n * (t + 1) / threads, 1.0f);
-  });
+  AlignedFloats(size_t n, size_t touch_threads)
+      : size(n), data(static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(64)))) {
+    // Each thread first-touches the share it will stream, so its pages sit on its own NUMA node.
+    float* p = data.get();
+    timed_parallel(touch_threads, [&](size_t t) {
+      std::fill(p + n * t / touch_threads, p + n * (t + 1) / touch_threads, 1.0f);
+    });
+  }
+  size_t size;
+  std::unique_ptr<float[], Free> data;
+};
+
+double stream_gbs(AlignedFloats& buffer, size_t threads, double seconds) {
+  float* data = buffer.data.get();
+  const size_t n = buffer.size;
   // Read from an atomic so the compiler cannot prove x·m + a is the identity.
   static std::atomic<float> m_source{0.999f}, a_source{0.001f};
   const float m = m_source.load(), a = a_source.load();
@@ -179,24 +187,37 @@ double measure_bandwidth_gbs(size_t threads, size_t bytes, double seconds) {
   return best;
 }
 
+}  // namespace
+
+double measure_bandwidth_gbs(size_t threads, size_t bytes, double seconds) {
+  threads = std::max<size_t>(threads, 1);
+  AlignedFloats buffer(std::max<size_t>(bytes / sizeof(float), threads * 1024), threads);
+  return stream_gbs(buffer, threads, seconds);
+}
+
 Peaks measure_peaks(const std::vector<size_t>& thread_counts, size_t last_level_cache_bytes,
                     const PeakOptions& options) {
   // Four times the last-level cache keeps at most a quarter of the stream in cache; at least
-  // 256 MiB because virtual machines often report a cache of 0 or one far too small, and at
-  // most 512 MiB because some report the whole socket's L3 (or nonsense) and the first touch
-  // of a huge buffer would cost more start-up time than it is worth.
+  // 128 MiB because virtual machines often report a cache of 0 or one far too small, and at
+  // most 256 MiB because some report the whole socket's L3 (which no one core can use: it is
+  // split per core complex, 32-96 MiB each today), and touching more costs start-up time.
   size_t bytes = options.bandwidth_bytes;
   if (bytes == 0) {
-    bytes = std::clamp<size_t>(4 * last_level_cache_bytes, size_t{256} << 20, size_t{512} << 20);
+    bytes = std::clamp<size_t>(4 * last_level_cache_bytes, size_t{128} << 20, size_t{256} << 20);
   }
-  std::vector<size_t> counts = thread_counts;
+  std::vector<size_t> counts;
+  for (size_t t : thread_counts) {
+    if (t > 0) counts.push_back(t);
+  }
   std::sort(counts.begin(), counts.end());
   counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
   Peaks peaks;
+  if (counts.empty()) return peaks;
+  // One buffer for every thread count, touched once by the most threads.
+  AlignedFloats buffer(std::max<size_t>(bytes / sizeof(float), counts.back() * 1024), counts.back());
   for (size_t t : counts) {
-    if (t == 0) continue;
     peaks.fma_gflops[t] = measure_fma_gflops(t, options.fma_seconds);
-    peaks.bandwidth_gbs[t] = measure_bandwidth_gbs(t, bytes, options.bandwidth_seconds);
+    peaks.bandwidth_gbs[t] = stream_gbs(buffer, t, options.bandwidth_seconds);
   }
   return peaks;
 }

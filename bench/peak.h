@@ -27,8 +27,8 @@ struct Peaks {
 
 struct PeakOptions {
   double fma_seconds = 0.2;        // per thread count, over 5 trials; the best trial counts
-  double bandwidth_seconds = 0.3;  // per thread count
-  size_t bandwidth_bytes = 0;      // 0: from the last-level cache size (see peak.cpp)
+  double bandwidth_seconds = 0.2;  // per thread count, at least 3 passes; the best pass counts
+  size_t bandwidth_bytes = 0;      // 0: from the last-level cache size, 128-256 MiB (peak.cpp)
 };
 
 // Measures both ceilings for every count in `thread_counts` (deduplicated).

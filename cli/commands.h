@@ -15,5 +15,10 @@ struct Command {
 Command add_infer_command(CLI::App& app);
 Command add_backends_command(CLI::App& app);
 Command add_verify_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
+Command add_compare_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
+Command add_dashboard_command(CLI::App& app);
+Command add_attention_command(CLI::App& app);
 
 }  // namespace vitbench::cli

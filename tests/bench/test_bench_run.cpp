@@ -98,7 +98,8 @@ TEST(BenchRun, WritesAValidReportWithEveryCounterAndAggregate) {
     }
   }
   EXPECT_EQ(ops_seen, (std::set<std::string>(op_names().begin(), op_names().end())));
-  std::set<std::string> all(all_backend_names().begin(), all_backend_names().end());
+  const std::vector<std::string> names = all_backend_names();
+  const std::set<std::string> all(names.begin(), names.end());
   EXPECT_EQ(backends_seen, all);
 
   // The summary names the model and every backend.

@@ -1,7 +1,6 @@
 // The dashboard as text: every section present, nothing fetched from the network, hostile
 // names escaped, and it copes with one report, hundreds, and broken ones.
 #include <chrono>
-#include <regex>
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <regex>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -88,9 +88,11 @@ Rendered open_page(const std::string& chromium, const std::string& page, const T
 }
 
 std::string attribute(const std::string& dom, const std::string& name) {
-  const std::regex re(name + "=\"([^\"]*)\"");
-  std::smatch m;
-  return std::regex_search(dom, m, re) ? m[1].str() : "";
+  const std::string key = " " + name + "=\"";
+  const size_t at = dom.find(key);
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  return dom.substr(start, dom.find('"', start) - start);
 }
 
 std::string artifact_dir() {
