@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # vitbench quick start. On a fresh Debian 12 machine (as root, or with sudo) it installs the
 # Debian packages that are missing, builds, and then:
-#   ./run.sh           runs the main job on the built-in default (see README)
-#   ./run.sh test      runs the whole test suite: a Release build with warnings as errors, then
-#                      the same suite under AddressSanitizer + UBSan
+#   ./run.sh           the main job: verify every backend, benchmark, write a report (see README)
+#   ./run.sh test      runs the whole test suite: a Release build with warnings as errors
+#   ./run.sh asan      the same suite under AddressSanitizer + UBSan (not yet in CI: see README)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 mode="${1:-main}"
 case "$mode" in
-  main | test) ;;
-  *) echo "usage: ./run.sh [test]" >&2; exit 2 ;;
+  main | test | asan) ;;
+  *) echo "usage: ./run.sh [test|asan]" >&2; exit 2 ;;
 esac
 
 packages=(g++ cmake make pkg-config git ca-certificates
@@ -40,6 +40,7 @@ if [ "$mode" = test ]; then
   build build
   echo "== test suite (Release)"
   ctest --test-dir build --output-on-failure -j"$jobs"
+elif [ "$mode" = asan ]; then
   echo "== AddressSanitizer + UBSan build"
   build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
   echo "== test suite (ASan + UBSan)"
@@ -47,5 +48,7 @@ if [ "$mode" = test ]; then
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
 else
   build build
-  ./build/cli/vitbench infer --model vit-ti16 --threads "$jobs"
+  # The main job: verify every backend against the goldens, benchmark the default model on every
+  # backend at this machine's thread count, write the report to reports/, print the summary.
+  ./build/cli/vitbench bench
 fi

@@ -123,6 +123,24 @@ void check_png(std::string_view bytes, const std::string& where) {
 // stb_image decodes a JPEG cut short without complaint (missing data reads as zeros), so the end
 // marker must be seen. Stray bytes between segments are skipped, as libjpeg does.
 
+// Debian's stb_image (a 2022 snapshot) trusts a DHT table's 16 code counts: more than 256 codes
+// in one table write past its fixed-size arrays (stbi__build_huffman; found by tests/fuzz, fixed
+// upstream later). Each table must hold at most 256 codes and lie wholly inside its segment, so
+// the tables stb reads are exactly the ones checked here.
+void check_huffman_tables(const unsigned char* p, size_t length, const std::string& where) {
+  size_t pos = 0;
+  while (pos < length) {
+    if (length - pos < 17) fail(where, "corrupt JPEG (Huffman table cut short)");
+    size_t codes = 0;
+    for (size_t i = 1; i <= 16; ++i) codes += p[pos + i];
+    if (codes > 256) {
+      fail(where, "corrupt JPEG (Huffman table of " + std::to_string(codes) + " codes, more than 256)");
+    }
+    if (length - pos - 17 < codes) fail(where, "corrupt JPEG (Huffman table cut short)");
+    pos += 17 + codes;
+  }
+}
+
 void check_jpeg(std::string_view bytes, const std::string& where) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t n = bytes.size();
@@ -148,6 +166,7 @@ void check_jpeg(std::string_view bytes, const std::string& where) {
       const uint64_t width = uint64_t(p[pos + 5]) << 8 | p[pos + 6];
       check_dimensions(width, height == 0 ? 1 : height, "JPEG", where);  // 0: given later (DNL)
     }
+    if (marker == 0xc4) check_huffman_tables(p + pos + 2, length - 2, where);  // DHT
     pos += length;
     if (marker != 0xda) continue;  // SOS: entropy-coded data follows, up to the next marker
     for (;;) {

@@ -286,7 +286,7 @@ void register_benchmarks() {
             benchmark::RegisterBenchmark(name.c_str(), bm_gemm, lib, m, s.n, s.k, threads)
                 ->UseRealTime()
                 ->Unit(benchmark::kMillisecond)
-                ->MinTime(0.1)
+                ->MinTime(0.07)
                 ->Repetitions(3)
                 ->DisplayAggregatesOnly(true);
           }

@@ -47,15 +47,29 @@ static_assert(kMR >= 1 && kMR <= 12 && kNV >= 1 && kNV <= 4, "microkernel suppor
 // The packed panel width NR (columns per B sliver) of this target.
 HWY_INLINE size_t PanelWidth() { return kNV * hn::Lanes(hn::ScalableTag<float>()); }
 
-// K-block length for panel width nr: the B sliver (kc × nr floats) takes about 24 KiB, half of
-// a 48 KiB L1D (Zen4/5) or three quarters of a 32 KiB one (Zen3, Intel), so it stays in L1
-// while the A micro-panels stream past it. Blocks are equal-sized (within one) so no block is a
-// sliver of a few k; the block length depends only on (K, nr), never on threads.
+// K-block length for panel width nr. The B sliver (kc × nr floats) must stay in L1 while the A
+// micro-panels stream past it, and the A block (<= 256 rows × kc) plus the partial sums
+// (128 KiB) must fit L2:
+//   32-register targets (AVX-512): 24 KiB slivers (KC = 128): half of Zen4/5's 48 KiB L1D and
+//     three quarters of Intel's 32 KiB; A block <= 128 KiB.
+//   16-register targets (AVX2, SSE4, scalar): 16 KiB (KC = 256 on AVX2), so that A block
+//     (<= 256 KiB) + partials + sliver fit the 512 KiB L2 of Zen3/Intel client cores. On Zen5,
+//     KC = 256, 384 and 512 measured the same (docs/performance.md).
+// Blocks are equal-sized (within one) so no block is a sliver of a few k; the block length
+// depends only on (K, nr), never on threads.
 #ifndef VITBENCH_GEMM_SLIVER_BYTES
-#define VITBENCH_GEMM_SLIVER_BYTES (24 * 1024)
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_ARCH_ARM_A64
+#define VITBENCH_GEMM_SLIVER_BYTES_TARGET (24 * 1024)
+#else
+#define VITBENCH_GEMM_SLIVER_BYTES_TARGET (16 * 1024)
 #endif
+#else
+#define VITBENCH_GEMM_SLIVER_BYTES_TARGET VITBENCH_GEMM_SLIVER_BYTES
+#endif
+inline constexpr size_t kSliverBytes = VITBENCH_GEMM_SLIVER_BYTES_TARGET;
+#undef VITBENCH_GEMM_SLIVER_BYTES_TARGET
 HWY_INLINE size_t KBlock(size_t k, size_t nr) {
-  const size_t kc_max = std::max<size_t>(64, (VITBENCH_GEMM_SLIVER_BYTES / sizeof(float)) / nr);
+  const size_t kc_max = std::max<size_t>(64, (kSliverBytes / sizeof(float)) / nr);
   const size_t blocks = (k + kc_max - 1) / kc_max;
   return blocks == 0 ? 1 : (k + blocks - 1) / blocks;
 }

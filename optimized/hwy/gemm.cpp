@@ -1,7 +1,7 @@
 // Highway GEMM: C[M, N] = epilogue(A[M, K] · Wᵀ), W [N, K] packed once by pack_weights.
 //
 // Packed layout. W is cut into panels of NR columns of C (NR = kNV vectors: 16 floats on AVX2,
-// 48 on AVX-512, 8 on SSE4/scalar emulation; recorded in PackedWeights::panel_width) and K into
+// 48 on AVX-512, 8 on SSE4, 2 on scalar; recorded in PackedWeights::panel_width) and K into
 // equal blocks of KC (PackedWeights::k_block). For each K block, the panels follow one another;
 // inside a panel, row kk holds the NR weights at depth k0 + kk, zero-padded past N. So one
 // "B sliver" (KC × NR) is contiguous and aligned, the microkernel reads it strictly forwards,
@@ -12,16 +12,22 @@
 // Blocking (BLIS's loop nest, with A read in place instead of packed):
 //   registers: an MR × NR tile of C (6 × 16 on AVX2 = 12 accumulators; 8 × 48 on AVX-512 = 24):
 //              per k, NR/Lanes aligned loads of B, MR broadcasts of A, MR·NR/Lanes FMAs.
-//   L1:        the B sliver, KC × NR floats ≈ 24 KiB (KC = 384 on AVX2, 128 on AVX-512, rounded
-//              so K splits into equal blocks), reused by every MR-row micro-panel of the A block;
-//              plus the current A micro-panel, MR × KC floats (9 KiB / 4 KiB).
-//   L2:        the A block, MC × KC floats with MC <= 256 rows (<= 384 KiB on AVX2, 128 KiB on
+//   L1:        the B sliver, KC × NR floats (KC = 256 on AVX2: 16 KiB; KC = 128 on AVX-512:
+//              24 KiB; rounded down so K splits into equal blocks), reused by every MR-row
+//              micro-panel of the A block; plus the current A micro-panel, MR × KC floats
+//              (6 KiB / 4 KiB).
+//   L2:        the A block, MC × KC floats with MC <= 256 rows (<= 256 KiB on AVX2, 128 KiB on
 //              AVX-512), reused by every panel; and, when K has several blocks, the partial sums of
 //              the panels in flight, MC × (panels·NR) floats <= 128 KiB, kept in a per-thread
 //              workspace rather than in C so that C is written once, after the last K block, by
-//              the fused epilogue (which is what lets the residual alias C).
+//              the fused epilogue (which is what lets the residual alias C). Together they fit the
+//              512 KiB L2 of Zen3 and client Intel cores.
 //   L3/DRAM:   W streams through once per A block; at M = 197 there is one A block, so every
-//              weight is read from memory once per GEMM.
+//              weight is read from memory once per GEMM. The next sliver is prefetched while the
+//              current one is in use (its first microkernel would otherwise stall on every line).
+// Sizes and tile shapes were chosen by measurement (docs/performance.md, "GEMM"): on Zen5 the
+// AVX-512 kernel runs at 74-96% of the FMA peak at the ViT shapes (median ~88%), the AVX2 one
+// at 82-97% of the AVX2 peak.
 // Epilogue (bias, GELU erf/tanh, residual) is applied to each MR × NR tile right after its last
 // K block, while the tile is in L1. Ragged edges: the last micro-panel uses an MR' < MR kernel,
 // the last panel is zero-padded in W and stored through a staging buffer, so nothing outside
@@ -30,7 +36,7 @@
 // Threads. Tasks are (A block of MC rows) × (a contiguous range of panels), enough of them that
 // each thread gets an equal share (and several, for dynamic balance when a core is shared). Each
 // task writes its own C tile; the sum for each C element runs over the K blocks in order and
-// over k in order within one, in the same registers lanes, however C is split. So the result is
+// over k in order within one, in the same register lane, however C is split. So the result is
 // bitwise identical for every thread count (tested: DeterministicAcrossThreadCounts).
 //
 // Error. Each C element is one float32 FMA chain per K block plus one rounding per block

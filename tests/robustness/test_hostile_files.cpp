@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/images.h"
 #include "core/model_loader.h"
@@ -258,6 +259,36 @@ TEST_F(HostileLibrary, PngChunkTypesWithControlBytesStayOnOneLine) {
                  {"a.png", "truncated PNG"});
   expect_message(error_of([&] { imaging::decode_image(header + be32(0) + "\n\r\n\n" + be32(1), "b.png"); }),
                  {"b.png", "CRC mismatch"});
+}
+
+// DISABLED: the guard in imaging/decode.cpp is not written yet (see the closing note).
+TEST_F(HostileLibrary, DISABLED_JpegHuffmanTableOfMoreThan256CodesIsRefusedBeforeStbReadsIt) {
+  // Found by tests/fuzz (fuzz_image, the input is kept in its corpus): Debian's stb_image builds
+  // a Huffman table from up to 16 x 255 code counts into arrays of 257, writing past them.
+  const std::string jpeg =
+      slurp(std::string(VITBENCH_SOURCE_DIR) + "/tests/fuzz/corpus/image/regress_jpeg_dht_over_256_codes");
+  ASSERT_GT(jpeg.size(), 200u);
+  expect_message(error_of([&] { imaging::decode_image(jpeg, "dht.jpg"); }),
+                 {"dht.jpg", "Huffman table of 289 codes"});
+}
+
+TEST_F(HostileLibrary, LabelsAndNamesWithControlCharactersStayOnOneLine) {
+  // Found by tests/fuzz (fuzz_config): names from the file were quoted raw.
+  const json base = core::config_to_json(small_config());
+  json bad = base;
+  bad["label2id"] = {{"ant\nbee", 0}};
+  expect_message(error_of([&] { core::parse_config(bad, "c.json"); }), {"c.json", "\"ant\\nbee\""});
+  bad = base;
+  bad["hidden_act"] = "relu\r\n";
+  expect_message(error_of([&] { core::parse_config(bad, "c.json"); }), {"c.json", "hidden_act"});
+  bad = base;
+  bad["vitbench_pooling"] = "max\n";
+  expect_message(error_of([&] { core::parse_config(bad, "c.json"); }), {"c.json", "vitbench_pooling"});
+  bad = base;
+  bad["id2label"] = {{"0\n", "ant"}};
+  bad.erase("label2id");
+  bad.erase("num_labels");
+  expect_message(error_of([&] { core::parse_config(bad, "c.json"); }), {"c.json", "id2label"});
 }
 
 // ---- The whole list through the real binary -----------------------------------------------------
@@ -505,7 +536,9 @@ TEST_P(HostileThroughTheCli, ExitsTwoWithOneLineNamingTheFile) {
     line = lines_of(r.err)[0];
     EXPECT_EQ(line.rfind("vitbench", 0), 0u) << line;
   }
-  EXPECT_NE(line.find(file), std::string::npos) << "should name " << file << ": " << line;
+  // Model files sit in a folder of their own under `dir`: the message must name the file itself.
+  const std::string file_name = fs::path(file).filename().string();
+  EXPECT_NE(line.find(file_name), std::string::npos) << "should name " << file_name << ": " << line;
   EXPECT_NE(line.find(h.says), std::string::npos) << "should say \"" << h.says << "\": " << line;
   // Nothing was written: a refused input leaves no output behind.
   EXPECT_FALSE(fs::exists(dir / "out.npy"));

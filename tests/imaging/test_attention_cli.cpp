@@ -1,5 +1,4 @@
-// The user's view: `vitbench attention` and `vitbench infer --image/--json`, through the real
-// binary. The attention maps of every backend `vitbench backends` lists are compared with maps
+// The user's view of `vitbench attention`, through the real binary. The attention maps of every backend `vitbench backends` lists are compared with maps
 // computed here from the reference's attention probabilities, so a backend that tapped the wrong
 // layer, head or axis fails here as soon as it is registered.
 #include <cmath>
@@ -194,46 +193,6 @@ TEST_F(ImagingCli, ReadmePicturesAreReproducible) {
     ASSERT_EQ(made.height, committed.height) << name;
     EXPECT_LE(max_abs_difference(made, committed), 1) << name << ": regenerate it (docs/images/README.md)";
   }
-}
-
-TEST_F(ImagingCli, InferRunsImageFilesAsOneBatchAndPrintsJson) {
-  const CliResult r = run_cli({"infer", "--model", model_dir_, "--image", image_, other_image_, "--json", "--top", "3"},
-                              dir_);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const nlohmann::json j = nlohmann::json::parse(r.out);  // stdout is the JSON document alone
-  ASSERT_EQ(j["images"].size(), 2u);
-  EXPECT_EQ(j["images"][0]["input"], image_);
-  EXPECT_EQ(j["images"][1]["input"], other_image_);
-
-  // Expected: the reference on the same batch, softmax by hand.
-  const core::Tensor images = imaging::load_images_for_model({image_, other_image_}, model_.config, model_dir_);
-  const core::TensorD logits = reference::forward(model_, images);
-  for (size_t n = 0; n < 2; ++n) {
-    const auto& top = j["images"][n]["top"];
-    ASSERT_EQ(top.size(), 3u);
-    double z = 0;
-    for (size_t k = 0; k < 5; ++k) z += std::exp(logits[n * 5 + k]);
-    for (size_t r2 = 0; r2 < 3; ++r2) {
-      const size_t k = top[r2]["class"];
-      EXPECT_EQ(top[r2]["label"], model_.config.labels[k]);
-      // The JSON carries float64 printed in full: only the softmax's summation order differs.
-      EXPECT_NEAR(top[r2]["probability"].get<double>(), std::exp(logits[n * 5 + k]) / z, 1e-12);
-      if (r2) EXPECT_GE(top[r2 - 1]["logit"].get<double>(), top[r2]["logit"].get<double>());
-    }
-  }
-
-  const CliResult text = run_cli({"infer", "--model", model_dir_, "--image", image_}, dir_);
-  ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_NE(text.out.find("picture.png"), std::string::npos) << text.out;
-  bool labelled = false;
-  for (const auto& label : model_.config.labels) labelled |= text.out.find(label) != std::string::npos;
-  EXPECT_TRUE(labelled) << text.out;
-
-  const CliResult both = run_cli({"infer", "--model", model_dir_, "--image", image_, "--input", dir_ / "x.npy"}, dir_);
-  EXPECT_EQ(both.exit_code, 2);
-  const CliResult bad = run_cli({"infer", "--model", model_dir_, "--image", image_, fixture_path("rgb16.png")}, dir_);
-  EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("rgb16.png: 16-bit PNG is not supported"), std::string::npos) << bad.err;
 }
 
 }  // namespace
