@@ -119,6 +119,7 @@ std::vector<size_t> resolve_threads(std::vector<size_t> threads, size_t machine)
 Outcome run_bench(const Options& options, const Hooks& hooks) {
   std::ostream& log = hooks.log ? *hooks.log : std::cerr;
   std::ostream& out = hooks.out ? *hooks.out : std::cout;
+  const auto started = std::chrono::steady_clock::now();
   const Profile& profile = find_profile(options.profile);
 
   // ---- Everything that can be refused is refused before any long work. ----
@@ -310,6 +311,12 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
   const auto when = std::chrono::system_clock::now();
   nlohmann::json report = run_google_benchmark(gb);
   for (auto& c : plan.cases) c->release();
+  if (!plan.cases.empty() && report["benchmarks"].empty()) {
+    // Every backend failing verification still earns a report (its figures); a filter that
+    // matches nothing is a mistake in the command.
+    core::fail("--benchmark_filter", "no benchmark matches \"" + benchmark::GetBenchmarkFilter() +
+                                         "\" (see --benchmark_list_tests)");
+  }
 
   ContextInputs inputs;
   inputs.cpu = cpu;
@@ -329,6 +336,10 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
   for (const nlohmann::json& run : report["benchmarks"]) {
     if (run.value("error_occurred", false)) any_error = true;
   }
+  notes.push_back("finished in " +
+                  format_duration(std::chrono::duration<double>(
+                                      std::chrono::steady_clock::now() - started)
+                                      .count()));
   out << format_summary(report, notes) << std::flush;
   outcome.report = std::move(report);
   outcome.exit_code = any_failed || any_error ? 1 : 0;

@@ -17,9 +17,9 @@ namespace vitbench::bench {
 
 class Progress {
  public:
-  // `filter` is Google Benchmark's --benchmark_filter (a regex; a leading '-' negates it):
-  // benchmarks it excludes are not counted.
   Progress(const Plan& plan, std::ostream& log);
+  // Google Benchmark's --benchmark_filter (an extended regex; a leading '-' negates it):
+  // benchmarks it excludes are not counted.
   void set_filter(const std::string& filter);
   // Case `index` is starting; repeated starts of one case (random interleaving) print nothing.
   void start(size_t index);

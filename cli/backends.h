@@ -22,4 +22,11 @@ void check_backend_name(const std::string& name);
 core::TensorD run_backend(const std::string& backend, const core::Model& model,
                           const core::Tensor& images, core::Taps* taps, size_t threads);
 
+// Throws core::Error when `logits` hold NaN or Inf, naming the backend and the tap where the
+// non-finite values first appear (found by running again with every standard tap recorded), so
+// that nothing computed from them is ever printed or saved.
+void require_finite_logits(const std::string& backend, const core::Model& model,
+                           const core::Tensor& images, size_t threads,
+                           const core::TensorD& logits);
+
 }  // namespace vitbench::cli

@@ -65,6 +65,7 @@ int run_infer(const InferOptions& o) {
   core::check_images(model.config, images, where);
 
   const core::TensorD logits = run_backend(o.backend, model, images, nullptr, o.threads);
+  require_finite_logits(o.backend, model, images, o.threads, logits);
   std::printf("model %s, backend %s, %zu image(s), %zu thread(s)\n", model.config.name.c_str(),
               o.backend.c_str(), images.dim(0), o.threads);
   print_top(model.config, logits, o.top);

@@ -2,6 +2,8 @@
 // counted; a backend that fails verification is reported and never timed; bad options are
 // refused before any work.
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <string>
@@ -109,6 +111,34 @@ TEST(BenchRun, WritesAValidReportWithEveryCounterAndAggregate) {
   EXPECT_NE(summary.find(outcome.report_path), std::string::npos) << summary;
   // Progress lines name what runs and what is left.
   EXPECT_NE(quiet.log.str().find(" left"), std::string::npos) << quiet.log.str();
+}
+
+// The same report against the JSON schema kept in the repository, when python3 has jsonschema
+// (reports::validate_report above checks the same rules and more, always).
+TEST(BenchRun, TheReportValidatesAgainstTheJsonSchema) {
+  if (std::system("python3 -c 'import jsonschema' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "SKIPPED: python3 with jsonschema is not installed (apt-get install "
+                    "python3-jsonschema); the schema check did not run";
+  }
+  testing::TempDir dir;
+  const std::string model = testing::write_tiny_model(dir.path());
+  testing::Quiet quiet;
+  Options o = testing::tiny_options(model, dir.path());
+  o.threads = std::vector<size_t>{1};
+  const Outcome outcome = run_bench(o, quiet.hooks());
+  ASSERT_EQ(outcome.exit_code, 0) << quiet.log.str();
+  const std::string script = dir / "check.py";
+  std::ofstream(script) << R"py(
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+print("valid" if not errors else "invalid at %s: %s" % (errors[0].json_path, errors[0].message))
+)py";
+  const testing::CommandResult r = testing::run_command(
+      {"python3", script, std::string(VITBENCH_SOURCE_DIR) + "/reports/schema/report.schema.json",
+       outcome.report_path});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out, "valid\n");
 }
 
 // A backend whose logits are 1% off: verification fails, its figures are reported, and it is
@@ -235,6 +265,18 @@ TEST(BenchRun, RefusesBadOptionsBeforeAnyWork) {
     o.ops = std::vector<std::string>{};
   }, "no ops");
   EXPECT_EQ(testing::files_in(dir.path()).size(), 1u) << "only the model folder";
+}
+
+TEST(BenchRun, AFilterThatMatchesNothingIsAnErrorAndWritesNoReport) {
+  testing::TempDir dir;
+  const std::string model = testing::write_tiny_model(dir.path());
+  testing::Quiet quiet;
+  Options o = testing::tiny_options(model, dir.path());
+  o.backends = std::vector<std::string>{"hwy"};
+  o.ops = std::vector<std::string>{};
+  o.benchmark_flags = {"--benchmark_filter=no-such-benchmark"};
+  EXPECT_THROW(run_bench(o, quiet.hooks()), core::Error);
+  EXPECT_EQ(testing::files_in(dir.path()).size(), 1u);
 }
 
 TEST(BenchRun, ListingRunsNothingAndWritesNoReport) {

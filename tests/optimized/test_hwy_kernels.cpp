@@ -134,7 +134,7 @@ std::vector<float> run_gemm_and_check(const GemmSetup& s, std::mt19937_64& rng) 
   float* a = a_buf.data() + s.a_offset;
   float* c = c_buf.data() + s.c_offset;
   const auto a_vals = uniform(rng, s.m * s.k, -s.a_scale, s.a_scale);
-  for (size_t i = 0; i < s.m; ++i) std::copy_n(&a_vals[i * s.k], s.k, a + i * lda);
+  for (size_t i = 0; i < s.m; ++i) std::copy_n(a_vals.data() + i * s.k, s.k, a + i * lda);
   const auto w = uniform(rng, s.n * s.k, -s.w_scale, s.w_scale);
   const auto bias = uniform(rng, s.n, -s.a_scale * s.w_scale, s.a_scale * s.w_scale);
   // The residual is of the size of the products so that it neither hides nor dominates them.
