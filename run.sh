@@ -2,8 +2,10 @@
 # vitbench quick start. On a fresh Debian 12 machine (as root, or with sudo) it installs the
 # Debian packages that are missing, builds, and then:
 #   ./run.sh           the main job: verify every backend, benchmark, write a report (see README)
-#   ./run.sh test      runs the whole test suite: a Release build with warnings as errors
-#   ./run.sh asan      the same suite under AddressSanitizer + UBSan (not yet in CI: see README)
+#   ./run.sh test      the whole test suite (what CI runs): a Release build with warnings as
+#                      errors and its tests, the same suite under AddressSanitizer + UBSan, and
+#                      every fuzz target for 20 seconds
+#   ./run.sh asan      only the AddressSanitizer + UBSan part
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +17,11 @@ esac
 
 packages=(g++ cmake make pkg-config git ca-certificates
           libblis-dev libhwy-dev nlohmann-json3-dev libbenchmark-dev libgtest-dev libcli11-dev libstb-dev)
+if [ "$mode" != main ]; then
+  # The tests' own tools: clang's libFuzzer and sanitizer runtimes (tests/fuzz), Chromium for the
+  # dashboard's browser test, jsonschema for checking reports against reports/schema.
+  packages+=(clang libclang-rt-14-dev chromium python3-jsonschema)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,17 +42,26 @@ build() {  # build DIR [cmake options...]
   cmake --build "$dir" -j"$jobs"
 }
 
+asan_suite() {
+  echo "== AddressSanitizer + UBSan build, warnings as errors"
+  build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
+  # Tests labelled slow (the largest golden cases) run in the Release suite only: under the
+  # sanitizers they take minutes and exercise no code path the other cases miss.
+  echo "== test suite (ASan + UBSan)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+}
+
 if [ "$mode" = test ]; then
   echo "== Release build, warnings as errors"
   build build
   echo "== test suite (Release)"
   ctest --test-dir build --output-on-failure -j"$jobs"
+  asan_suite
+  echo "== fuzz: every reader's target for 20 s"
+  tests/fuzz/run.sh 20
 elif [ "$mode" = asan ]; then
-  echo "== AddressSanitizer + UBSan build"
-  build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
-  echo "== test suite (ASan + UBSan)"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+  asan_suite
 else
   build build
   # The main job: verify every backend against the goldens, benchmark the default model on every

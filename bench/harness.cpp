@@ -10,6 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/breakdown.h"
 #include "bench/machine_info.h"
 #include "bench/profiles.h"
 #include "bench/progress.h"
@@ -19,6 +20,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/flops.h"
+#include "core/weights.h"
 
 namespace vitbench::bench {
 namespace {
@@ -103,6 +105,108 @@ FlagPlan plan_flags(const std::vector<std::string>& flags) {
   return plan;
 }
 
+// Each peer on every whole-model case of the plan (model × batch × threads), checked against the
+// logits of our first verified optimized backend (the reference only when none passed) on the
+// very images our benchmarks use.
+std::vector<PeerRun> run_peers(const std::vector<PeerSpec>& peers,
+                               const std::vector<const ModelUnderTest*>& models,
+                               const std::vector<const BenchBackend*>& passed,
+                               const PlanOptions& plan, uint64_t seed, size_t machine_threads,
+                               std::ostream& log, std::vector<std::string>& notes) {
+  std::vector<PeerRun> runs;
+  if (!plan.models) {
+    notes.push_back("peers: not run (they time whole models, and this run times ops only)");
+    return runs;
+  }
+  const BenchBackend* check = nullptr;
+  for (const BenchBackend* b : passed) {
+    if (!b->is_reference) {
+      check = b;
+      break;
+    }
+  }
+  if (!check && !passed.empty()) check = passed.front();
+  if (!check) {
+    notes.push_back("peers: not run (no backend passed verification, so no logits of ours to "
+                    "check them against)");
+    return runs;
+  }
+  for (const ModelUnderTest* m : models) {
+    for (size_t batch : plan.batches) {
+      const core::Tensor images = core::generate_images(m->model.config, batch, plan.input_seed);
+      core::Tensor logits = check->prepare(m->model, machine_threads)->forward(images, nullptr);
+      for (size_t threads : plan.threads) {
+        for (const PeerSpec& peer : peers) {
+          log << format("peer %s: %s, batch %zu, %zu thread(s) ...", peer.name.c_str(),
+                        m->id.c_str(), batch, threads)
+              << std::flush;
+          PeerRequest request;
+          request.model = m;
+          request.weight_seed = seed;
+          request.batch = batch;
+          request.threads = threads;
+          request.images = &images;
+          request.expected_logits = &logits;
+          request.checked_against = check->name;
+          request.repetitions = plan.repetitions;
+          request.min_time = plan.min_time;
+          request.warmup_min_time = plan.min_time;
+          request.tolerance = kLogitTolerance;
+          const auto t0 = std::chrono::steady_clock::now();
+          PeerRun run = run_peer(peer, request);
+          log << " " << to_string(run.status) << ": " << run.message
+              << format(" (%.1f s)", std::chrono::duration<double>(
+                                         std::chrono::steady_clock::now() - t0)
+                                         .count())
+              << std::endl;
+          if (run.status != PeerStatus::Timed) {
+            notes.push_back(format("peer:%s on %s b%zu t%zu: ", peer.name.c_str(), m->id.c_str(),
+                                   batch, threads) +
+                            to_string(run.status) + ": " + run.message);
+          }
+          runs.push_back(std::move(run));
+        }
+      }
+    }
+  }
+  return runs;
+}
+
+// The backend to break down: the fastest of ours on this model, batch and threads by the run's
+// medians (single repetitions when there are no aggregates), else the first verified one with
+// a kernel set.
+const BenchBackend* fastest_backend(const nlohmann::json& report, const std::string& model,
+                                    size_t batch, size_t threads,
+                                    const std::vector<const BenchBackend*>& candidates) {
+  const BenchBackend* best = nullptr;
+  double best_ms = 0;
+  bool best_median = false;
+  for (const nlohmann::json& run : report["benchmarks"]) {
+    ParsedName p;
+    if (!parse_benchmark_name(run.value("name", std::string()), &p) || p.kind != "model" ||
+        p.model != model || p.batch != batch || p.threads != threads ||
+        run.value("error_occurred", false)) {
+      continue;
+    }
+    const std::string type = run.value("run_type", std::string());
+    const bool median =
+        type == "aggregate" && run.value("aggregate_name", std::string()) == "median";
+    if (type == "aggregate" && !median) continue;
+    for (const BenchBackend* b : candidates) {
+      if (b->name != p.backend) continue;
+      const double ms = run.value("real_time", 0.0);
+      if (ms <= 0) continue;
+      // Medians outrank single repetitions; among equals, the lower time wins.
+      if (!best || (median && !best_median) || (median == best_median && ms < best_ms)) {
+        best = b;
+        best_ms = ms;
+        best_median = median;
+      }
+    }
+  }
+  return best ? best : (candidates.empty() ? nullptr : candidates.front());
+}
+
 std::vector<size_t> resolve_threads(std::vector<size_t> threads, size_t machine) {
   for (size_t& t : threads) {
     if (t == 0) t = machine;
@@ -162,6 +266,25 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
     backends.push_back(extra != hooks.extra_backends.end() ? *extra : find_bench_backend(name));
   }
   if (backends.empty()) core::fail("--backends", "no backend given");
+  std::vector<PeerSpec> peers;
+  for (const std::string& name : options.peers) {
+    auto extra = std::find_if(hooks.extra_peers.begin(), hooks.extra_peers.end(),
+                              [&](const PeerSpec& p) { return p.name == name; });
+    PeerSpec spec = extra != hooks.extra_peers.end() ? *extra : find_peer(name);
+    auto same = [&](const PeerSpec& p) { return p.name == name; };
+    if (std::none_of(peers.begin(), peers.end(), same)) {
+      peers.push_back(std::move(spec));
+    }
+  }
+  if (options.breakdown && options.backends) {
+    for (const BenchBackend& b : backends) {
+      if (!b.kernels) {
+        core::fail("--breakdown",
+                   "backend \"" + b.name +
+                       "\" has no kernel set to break down (drop it from --backends)");
+      }
+    }
+  }
 
   const std::string reports_dir =
       options.reports_dir.empty() ? default_reports_dir() : options.reports_dir;
@@ -193,8 +316,14 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
       << "; backends ";
   for (size_t i = 0; i < backends.size(); ++i) log << (i ? ", " : "") << backends[i].name;
   log << "; threads " << join(threads) << "; batch " << join(batches) << "; ops "
-      << (plan_options.ops.empty() ? "none" : join(plan_options.ops)) << "; "
-      << plan_options.repetitions << " repetitions of at least " << plan_options.min_time
+      << (plan_options.ops.empty() ? "none" : join(plan_options.ops)) << "; ";
+  if (!peers.empty()) {
+    log << "peers ";
+    for (size_t i = 0; i < peers.size(); ++i) log << (i ? ", " : "") << peers[i].name;
+    log << "; ";
+  }
+  if (options.breakdown) log << "breakdown; ";
+  log << plan_options.repetitions << " repetitions of at least " << plan_options.min_time
       << " s" << std::endl;
 
   // Models: loaded once, shared by verification and every benchmark.
@@ -318,6 +447,62 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
                                          "\" (see --benchmark_list_tests)");
   }
 
+  // ---- Peers, after our benchmarks so neither disturbs the other. ----
+  if (!peers.empty()) {
+    outcome.peers = run_peers(peers, model_ptrs, passed, plan_options, options.seed,
+                              machine_threads, log, notes);
+    int family = 0;
+    for (const nlohmann::json& run : report["benchmarks"]) {
+      family = std::max(family, run.value("family_index", -1) + 1);
+    }
+    for (const PeerRun& run : outcome.peers) {
+      const ModelUnderTest* m = nullptr;
+      for (const ModelUnderTest* candidate : model_ptrs) {
+        if (candidate->id == run.model) m = candidate;
+      }
+      if (!m || run.status != PeerStatus::Timed) continue;
+      const double flops =
+          core::flops::model_per_image(m->model.config) * static_cast<double>(run.batch);
+      for (nlohmann::json& entry :
+           peer_benchmark_entries(run, flops, peaks.fma_for(run.threads), family++)) {
+        report["benchmarks"].push_back(std::move(entry));
+      }
+    }
+  }
+
+  // ---- Breakdown, last: it times one backend alone, after everything else. ----
+  std::vector<Breakdown> breakdowns;
+  if (options.breakdown) {
+    std::vector<const BenchBackend*> candidates;
+    for (const BenchBackend* b : passed) {
+      if (b->kernels) candidates.push_back(b);
+    }
+    const size_t batch = plan_options.batches.front();
+    const size_t t = *std::max_element(plan_options.threads.begin(), plan_options.threads.end());
+    for (const ModelUnderTest* m : model_ptrs) {
+      std::vector<const BenchBackend*> chosen;
+      if (options.backends) {
+        chosen = candidates;
+      } else if (const BenchBackend* b = fastest_backend(report, m->id, batch, t, candidates)) {
+        chosen.push_back(b);
+      }
+      if (chosen.empty()) {
+        notes.push_back("breakdown of " + m->id + ": no verified backend with a kernel set");
+      }
+      for (const BenchBackend* b : chosen) {
+        log << format("breakdown: %s on %s, batch %zu, %zu thread(s) ...", m->id.c_str(),
+                      b->name.c_str(), batch, t)
+            << std::flush;
+        breakdowns.push_back(measure_breakdown(*m, *b, batch, t, peaks,
+                                               plan_options.min_time * plan_options.repetitions,
+                                               plan_options.input_seed));
+        log << format(" %zu forwards of %.1f ms", breakdowns.back().forwards,
+                      breakdowns.back().seconds_per_forward * 1e3)
+            << std::endl;
+      }
+    }
+  }
+
   ContextInputs inputs;
   inputs.cpu = cpu;
   inputs.peaks = peaks;
@@ -325,6 +510,12 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
   inputs.thread_counts = threads;
   inputs.profile = profile.name;
   add_vitbench_context(report, vitbench_context(inputs));
+  if (!outcome.peers.empty()) report["context"]["vitbench"]["peers"] = peers_context(outcome.peers);
+  if (!breakdowns.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const Breakdown& b : breakdowns) list.push_back(to_json(b));
+    report["context"]["vitbench"]["breakdown"] = list;
+  }
 
   outcome.report_path = write_report(report, reports_dir, host_name(), cpu.model, when);
   notes.push_back("report: " + outcome.report_path);
@@ -340,9 +531,15 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
                   format_duration(std::chrono::duration<double>(
                                       std::chrono::steady_clock::now() - started)
                                       .count()));
-  out << format_summary(report, notes) << std::flush;
+  out << format_summary(report, notes);
+  for (const Breakdown& b : breakdowns) out << format_breakdown(b);
+  out << std::flush;
   outcome.report = std::move(report);
-  outcome.exit_code = any_failed || any_error ? 1 : 0;
+  const bool peer_failed =
+      std::any_of(outcome.peers.begin(), outcome.peers.end(), [](const PeerRun& r) {
+        return r.status == PeerStatus::Mismatch || r.status == PeerStatus::Failed;
+      });
+  outcome.exit_code = any_failed || any_error || peer_failed ? 1 : 0;
   return outcome;
 }
 

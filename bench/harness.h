@@ -16,6 +16,7 @@
 
 #include "bench/backends.h"
 #include "bench/peak.h"
+#include "bench/peers.h"
 #include "bench/verification.h"
 
 namespace vitbench::bench {
@@ -33,6 +34,13 @@ struct Options {
   bool models_too = true;  // whole-model benchmarks as well as ops
   uint64_t seed = 0;       // presets' synthetic weights
   std::string reports_dir;  // empty: default_reports_dir()
+  // Peers (bench/peers.h) timed after our benchmarks on every whole-model case of the run;
+  // unknown names are refused before any work.
+  std::vector<std::string> peers;
+  // Per-op time breakdown (bench/breakdown.h) of each model at the run's first batch and
+  // largest thread count: on the fastest backend by this run's medians, or on every backend
+  // named with --backends.
+  bool breakdown = false;
   // Google Benchmark flags passed through. --benchmark_out=FILE (JSON) gets a copy of the
   // report; --benchmark_repetitions sets the repetitions; --benchmark_list_tests lists the
   // benchmarks without verifying or running anything.
@@ -42,6 +50,7 @@ struct Options {
 struct Hooks {
   GoldenVerifier golden;                    // empty: verify against the reference
   std::vector<BenchBackend> extra_backends;  // selectable by name like registered ones (tests)
+  std::vector<PeerSpec> extra_peers;         // selectable by name like built-in peers (tests)
   PeakOptions peak;
   std::ostream* log = nullptr;  // progress and steps; default std::cerr
   std::ostream* out = nullptr;  // the summary; default std::cout
@@ -49,12 +58,14 @@ struct Hooks {
 };
 
 struct Outcome {
-  // 0: everything verified and ran; 1: some backend failed verification or some benchmark
-  // reported an error (the report is written all the same).
+  // 0: everything verified and ran; 1: some backend failed verification, some benchmark
+  // reported an error, or some peer's logits differed from ours or its runner failed (the
+  // report is written all the same). A peer that is not installed changes nothing.
   int exit_code = 0;
   std::string report_path;  // empty when no report was written (listing only)
   nlohmann::json report;
   std::vector<Verification> verification;
+  std::vector<PeerRun> peers;
 };
 
 // Throws core::Error for bad options (unknown model, backend, op, profile, flag; missing

@@ -147,6 +147,20 @@ std::string format_summary(const nlohmann::json& report, const std::vector<std::
     }
   }
   auto verdict = [&](const std::string& backend) -> std::string {
+    if (backend.rfind("peer:", 0) == 0) {
+      // Peers are not verified like backends: their runner checked its logits against ours.
+      const std::string name = backend.substr(5);
+      const nlohmann::json* peer = nullptr;
+      if (ctx && ctx->contains("peers") && (*ctx)["peers"].contains(name)) {
+        peer = &(*ctx)["peers"][name];
+      }
+      if (!peer || !peer->contains("checked_max_rel_error")) return "peer";
+      char text[128];
+      std::snprintf(text, sizeof text, "peer, logits within %.1e of %s",
+                    (*peer)["checked_max_rel_error"].get<double>(),
+                    peer->value("checked_against", std::string("ours")).c_str());
+      return text;
+    }
     auto it = verdicts.find(backend);
     if (it == verdicts.end()) return "not verified";
     const nlohmann::json& v = *it->second;
@@ -167,20 +181,23 @@ std::string format_summary(const nlohmann::json& report, const std::vector<std::
 
   std::ostringstream out;
   out << "\n== Summary (medians; speed-up over the slowest optimized backend at the same batch "
-         "and threads)\n";
+         "and threads; peer: rows are other runtimes on the same model and input)\n";
   for (auto& [model, rows] : tables) {
     out << "\n" << model << "\n";
     const std::vector<std::string> head = {"backend",  "batch", "threads", "latency ms", "cv %",
                                            "images/s", "GFLOP/s", "% peak", "speed-up",
                                            "verification"};
-    const std::vector<size_t> width = {12, 6, 8, 11, 6, 9, 8, 7, 9, 0};
+    const std::vector<size_t> width = {16, 6, 8, 11, 6, 9, 8, 7, 9, 0};
     for (size_t i = 0; i < head.size(); ++i) {
       out << (i ? "  " : "") << pad(head[i], width[i], i == 0 || i + 1 == head.size());
     }
     out << "\n";
     std::map<std::pair<size_t, size_t>, double> slowest;
     for (const auto& [key, row] : rows) {
-      if (row.backend == "reference" || !row.error.empty() || row.ms <= 0) continue;
+      if (row.backend == "reference" || row.backend.rfind("peer:", 0) == 0 || !row.error.empty() ||
+          row.ms <= 0) {
+        continue;
+      }
       double& s = slowest[{row.batch, row.threads}];
       s = std::max(s, row.ms);
     }
@@ -209,6 +226,22 @@ std::string format_summary(const nlohmann::json& report, const std::vector<std::
         out << (i ? "  " : "") << pad(cells[i], width[i], i == 0 || i + 1 == cells.size());
       }
       out << "\n";
+    }
+    // Our fastest backend against each peer, per batch and threads: the race in one line.
+    for (const Row& peer : ordered) {
+      if (peer.backend.rfind("peer:", 0) != 0 || !peer.error.empty() || peer.ms <= 0) continue;
+      const Row* best = nullptr;
+      for (const Row& r : ordered) {
+        if (r.batch != peer.batch || r.threads != peer.threads || r.backend == "reference" ||
+            r.backend.rfind("peer:", 0) == 0 || !r.error.empty() || r.ms <= 0) {
+          continue;
+        }
+        if (!best || r.ms < best->ms) best = &r;
+      }
+      if (!best) continue;
+      out << "  b" << peer.batch << " t" << peer.threads << ": " << best->backend << " takes "
+          << fixed(100.0 * best->ms / peer.ms, 0) << "% of " << peer.backend << "'s time ("
+          << fixed(peer.ms / best->ms, 2) << "x as fast)\n";
     }
   }
   // Backends that were not timed because they failed verification: their figures are in the

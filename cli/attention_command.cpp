@@ -4,6 +4,7 @@
 // Presets (vit-ti16, ...) have synthetic weights: their maps are exact for those weights but mean
 // nothing about the image; a trained model folder gives meaningful ones.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,14 +36,30 @@ struct AttentionOptions {
   std::optional<size_t> head;
   bool rollout = false;
   std::string npy;
+  bool npy_given = false;
   std::string backend = "reference";
   size_t threads = 1;
 };
 
+// A folder's own name, not its whole path: the title must fit over the picture.
+std::string title_name(const std::string& model) {
+  std::filesystem::path p(model);
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" names "dir"
+  return p.filename().empty() ? model : p.filename().string();
+}
+
+// `--npy` alone: the map goes beside the PNG, out.png -> out.npy.
+std::string npy_path(const AttentionOptions& o) {
+  if (!o.npy_given || !o.npy.empty()) return o.npy;
+  return std::filesystem::path(o.output).replace_extension(".npy").string();
+}
+
 int run_attention(const AttentionOptions& o) {
   check_backend_name(o.backend);
   core::require_output_folder(o.output);
-  if (!o.npy.empty()) core::require_output_folder(o.npy);
+  const std::string npy = npy_path(o);
+  if (!npy.empty()) core::require_output_folder(npy);
+  if (npy == o.output) core::fail(npy, "--npy would overwrite the heatmap (-o)");
   const core::Model model = core::load_model(o.model, o.seed);
   const core::Config& c = model.config;
   const size_t layers = c.num_layers;
@@ -63,8 +80,8 @@ int run_attention(const AttentionOptions& o) {
   }
 
   const imaging::PreprocessConfig prep = imaging::preprocess_config_for_model(o.model, c);
-  const imaging::RgbImage view =
-      imaging::model_view(imaging::read_image_file(o.image), prep, c, o.image);
+  const imaging::RgbImage picture = imaging::read_image_file(o.image);
+  const imaging::RgbImage view = imaging::model_view(picture, prep, c, o.image);
   const core::Tensor images = imaging::views_to_tensor({view}, prep);
   core::check_images(c, images, o.image);
 
@@ -93,8 +110,12 @@ int run_attention(const AttentionOptions& o) {
            (o.head ? "head " + std::to_string(*o.head)
                    : "mean of " + std::to_string(c.num_heads) + " heads");
   }
-  imaging::write_png(o.output, imaging::render_heatmap(view, map, c.name + ": " + what));
-  if (!o.npy.empty()) core::write_npy(o.npy, map);
+  // Drawn over the picture as decoded, not the model's square view, so a photo keeps its shape.
+  const imaging::RgbImage heatmap =
+      imaging::render_heatmap_over(picture, imaging::view_placement(picture, prep, c, o.image),
+                                   map, title_name(c.name) + ": " + what);
+  imaging::write_png(o.output, heatmap);
+  if (!npy.empty()) core::write_npy(npy, map);
 
   double lo = map[0], hi = map[0], sum = 0;
   for (double v : map.span()) {
@@ -105,9 +126,10 @@ int run_attention(const AttentionOptions& o) {
   std::printf("model %s, backend %s: %s, %zux%zu patches\n", c.name.c_str(), o.backend.c_str(),
               what.c_str(), map.dim(0), map.dim(1));
   std::printf("min %.6g, max %.6g, sum over patches %.6g\n", lo, hi, sum);
-  std::printf("heatmap written to %s\n", o.output.c_str());
-  if (!o.npy.empty()) {
-    std::printf("map [%zu, %zu] (float64) written to %s\n", map.dim(0), map.dim(1), o.npy.c_str());
+  std::printf("heatmap (%zux%zu, over the %zux%zu image) written to %s\n", heatmap.width,
+              heatmap.height, picture.width, picture.height, o.output.c_str());
+  if (!npy.empty()) {
+    std::printf("map [%zu, %zu] (float64) written to %s\n", map.dim(0), map.dim(1), npy.c_str());
   }
   return 0;
 }
@@ -135,13 +157,20 @@ Command add_attention_command(CLI::App& app) {
                 "Attention rollout (Abnar & Zuidema 2020): head-averaged attention plus identity, "
                 "renormalised, multiplied through layers 0 to --layer")
       ->excludes(head);
-  sub->add_option("--npy", o->npy, "Also write the raw map [G, G] as float64 .npy");
+  CLI::Option* npy = sub->add_option(
+      "--npy", o->npy,
+      "Also write the raw map [G, G] as float64 .npy: to this file, or without a value beside the "
+      "PNG (out.png -> out.npy)");
+  npy->expected(0, 1);
   sub->add_option("--backend", o->backend, "Backend (see `vitbench backends`)")
       ->capture_default_str();
   sub->add_option("--threads", o->threads, "Threads (a positive integer)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  return {sub, [o] { return run_attention(*o); }};
+  return {sub, [o, npy] {
+            o->npy_given = npy->count() > 0;
+            return run_attention(*o);
+          }};
 }
 
 }  // namespace vitbench::cli

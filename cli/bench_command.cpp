@@ -18,7 +18,7 @@ namespace {
 
 struct BenchCliOptions {
   std::string profile = "default";
-  std::vector<std::string> models, backends, ops;
+  std::vector<std::string> models, backends, ops, peers;
   std::vector<size_t> threads, batches;
   double min_time = 0;
   int repetitions = 0;
@@ -27,6 +27,7 @@ struct BenchCliOptions {
   std::string golden_dir;
   bool no_golden = false;
   bool ops_only = false;
+  bool breakdown = false;
 };
 
 }  // namespace
@@ -81,6 +82,15 @@ Command add_bench_command(CLI::App& app) {
                   "Golden cases to verify the backends on (when none are usable, each backend "
                   "is compared with the reference on the benchmarked models)")
       ->capture_default_str();
+  sub->add_option("--peers", o->peers,
+                  "Also time these runtimes on the same models, weights, input and threads, "
+                  "after checking their logits against ours: torch, onnxruntime (optional "
+                  "installs, bench/README.md \"Peers\"; one missing is skipped with a note)")
+      ->delimiter(',');
+  sub->add_flag("--breakdown", o->breakdown,
+                "Also time the forward pass op by op (GEMMs by shape, attention, LayerNorm, ...) "
+                "on the fastest backend, or on each of --backends, and report each op class's "
+                "share and GFLOP/s or GB/s");
   sub->add_flag("--no-golden", o->no_golden,
                 "Verify against the reference on the benchmarked models even when goldens exist");
   // Everything else must be a Google Benchmark flag (--benchmark_filter=..., --benchmark_out=...);
@@ -111,6 +121,8 @@ Command add_bench_command(CLI::App& app) {
             if (repetitions->count()) options.repetitions = o->repetitions;
             options.seed = o->seed;
             options.reports_dir = o->reports_dir;
+            options.peers = o->peers;
+            options.breakdown = o->breakdown;
             options.benchmark_flags = sub->remaining();
             bench::Hooks hooks;
             if (!o->no_golden) hooks.golden = bench::make_golden_verifier(o->golden_dir);

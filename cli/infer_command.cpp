@@ -1,9 +1,10 @@
 // vitbench infer: images through one backend, top-5 labels printed, logits optionally saved.
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <numeric>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/backends.h"
 #include "cli/commands.h"
@@ -11,6 +12,8 @@
 #include "core/images.h"
 #include "core/model_loader.h"
 #include "core/npy.h"
+#include "imaging/preprocess.h"
+#include "imaging/top_k.h"
 
 namespace vitbench::cli {
 namespace {
@@ -25,26 +28,32 @@ struct InferOptions {
   size_t threads = 1;
   std::string output;
   size_t top = 5;
+  std::vector<std::string> images;
+  bool json = false;
 };
 
-void print_top(const core::Config& config, const core::TensorD& logits, size_t top) {
-  const size_t labels = config.num_labels;
-  for (size_t n = 0; n < logits.dim(0); ++n) {
-    const double* row = logits.data() + n * labels;
-    // Probabilities by a max-subtracted softmax, in float64.
-    const double max = *std::max_element(row, row + labels);
-    double sum = 0;
-    for (size_t j = 0; j < labels; ++j) sum += std::exp(row[j] - max);
-    std::vector<size_t> order(labels);
-    std::iota(order.begin(), order.end(), 0);
-    const size_t k = std::min(top, labels);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                      [&](size_t a, size_t b) { return row[a] > row[b]; });
-    std::printf("image %zu:\n", n);
-    for (size_t r = 0; r < k; ++r) {
-      const size_t j = order[r];
-      std::printf("  %zu. %-30s p=%.4f  logit=%.4f  (class %zu)\n", r + 1,
-                  config.labels[j].c_str(), std::exp(row[j] - max) / sum, row[j], j);
+// Names each row of the batch in the printed and JSON output.
+std::vector<std::string> input_names(const InferOptions& o, size_t rows) {
+  if (!o.images.empty()) return o.images;
+  std::vector<std::string> names;
+  for (size_t n = 0; n < rows; ++n) {
+    names.push_back(o.input.empty()
+                        ? "synthetic image " + std::to_string(n) + " (input seed " +
+                              std::to_string(o.input_seed) + ")"
+                        : o.input + "[" + std::to_string(n) + "]");
+  }
+  return names;
+}
+
+void print_top(const core::Config& config, const core::TensorD& logits, size_t top,
+               const std::vector<std::string>& inputs) {
+  const auto rows = imaging::top_k(logits, config.labels, top);
+  for (size_t n = 0; n < rows.size(); ++n) {
+    std::printf("image %zu: %s\n", n, inputs[n].c_str());
+    for (size_t r = 0; r < rows[n].size(); ++r) {
+      const imaging::TopClass& t = rows[n][r];
+      std::printf("  %zu. %-30s p=%.4f  logit=%.4f  (class %zu)\n", r + 1, t.label.c_str(),
+                  t.probability, t.logit, t.index);
     }
   }
 }
@@ -55,7 +64,12 @@ int run_infer(const InferOptions& o) {
   const core::Model model = core::load_model(o.model, o.seed);
   core::Tensor images;
   std::string where;
-  if (!o.input.empty()) {
+  if (!o.images.empty()) {
+    // One batch: every file decoded and preprocessed before any work, so a bad file anywhere in
+    // the list stops the run before the model does.
+    images = imaging::load_images_for_model(o.images, model.config, o.model);
+    where = "--image";
+  } else if (!o.input.empty()) {
     images = core::read_npy_float32(o.input);
     where = o.input;
   } else {
@@ -66,11 +80,23 @@ int run_infer(const InferOptions& o) {
 
   const core::TensorD logits = run_backend(o.backend, model, images, nullptr, o.threads);
   require_finite_logits(o.backend, model, images, o.threads, logits);
+  const std::vector<std::string> inputs = input_names(o, images.dim(0));
+  // Written before anything is printed, so a failed write never follows printed results.
+  if (!o.output.empty()) core::write_npy(o.output, core::convert<float>(logits));
+  if (o.json) {
+    // stdout carries the JSON document alone, so it can be piped straight into a parser.
+    nlohmann::json j = imaging::top_k_json(logits, model.config.labels, o.top, inputs);
+    j["model"] = model.config.name;
+    j["backend"] = o.backend;
+    j["threads"] = o.threads;
+    if (!o.output.empty()) j["logits_npy"] = o.output;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
   std::printf("model %s, backend %s, %zu image(s), %zu thread(s)\n", model.config.name.c_str(),
               o.backend.c_str(), images.dim(0), o.threads);
-  print_top(model.config, logits, o.top);
+  print_top(model.config, logits, o.top, inputs);
   if (!o.output.empty()) {
-    core::write_npy(o.output, core::convert<float>(logits));
     std::printf("logits [%zu, %zu] written to %s\n", logits.dim(0), logits.dim(1),
                 o.output.c_str());
   }
@@ -83,19 +109,31 @@ Command add_infer_command(CLI::App& app) {
   auto options = std::make_shared<InferOptions>();
   CLI::App* sub = app.add_subcommand("infer", "Run images through a ViT and print the top classes");
   sub->add_option("--model", options->model,
-                  "Model folder (config.json + model.safetensors) or preset: vit-ti16, vit-s16, "
-                  "vit-b16, vit-l16, with @SIZE for another image size (vit-b16@384)")
+                  "Model folder (config.json + model.safetensors, optional "
+                  "preprocessor_config.json) or preset: vit-ti16, vit-s16, vit-b16, vit-l16, "
+                  "with @SIZE for another image size (vit-b16@384)")
       ->capture_default_str();
   sub->add_option("--seed", options->seed, "Seed of a preset's synthetic weights")
       ->capture_default_str();
-  sub->add_option("--input", options->input,
-                  ".npy of float32 or float64 images shaped [N, C, H, W], normalised as the model "
-                  "expects (default: seeded synthetic images)");
-  sub->add_option("--batch", options->batch, "Number of synthetic images when --input is not given")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub->add_option("--input-seed", options->input_seed, "Seed of the synthetic images")
-      ->capture_default_str();
+  CLI::Option* input =
+      sub->add_option("--input", options->input,
+                      ".npy of float32 or float64 images shaped [N, C, H, W], normalised as the "
+                      "model expects (default: seeded synthetic images)");
+  CLI::Option* batch =
+      sub->add_option("--batch", options->batch, "Number of synthetic images when --input is not given")
+          ->check(CLI::PositiveNumber)
+          ->capture_default_str();
+  CLI::Option* input_seed =
+      sub->add_option("--input-seed", options->input_seed, "Seed of the synthetic images")
+          ->capture_default_str();
+  sub->add_option("--image", options->images,
+                  "Image files (PNG, JPEG, BMP, binary PPM/PGM), run as one batch in the order "
+                  "given; preprocessed as the model folder's preprocessor_config.json says, else "
+                  "with ViTImageProcessor's defaults")
+      ->expected(1, -1)
+      ->excludes(input)
+      ->excludes(batch)
+      ->excludes(input_seed);
   sub->add_option("--backend", options->backend, "Backend (see `vitbench backends`)")
       ->capture_default_str();
   sub->add_option("--threads", options->threads, "Threads (a positive integer)")
@@ -106,6 +144,8 @@ Command add_infer_command(CLI::App& app) {
   sub->add_option("--top", options->top, "How many classes to print per image")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  sub->add_flag("--json", options->json,
+                "Print the top classes as one JSON document on stdout, and nothing else there");
   return {sub, [options] { return run_infer(*options); }};
 }
 

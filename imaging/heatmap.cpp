@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "imaging/resize.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -98,17 +99,49 @@ std::array<uint8_t, 3> viridis(double t) {
   return out;
 }
 
-RgbImage render_heatmap(const RgbImage& view, const core::TensorD& map, const std::string& title) {
+namespace {
+
+// The picture as drawn: at its own size, enlarged by a whole factor (nearest neighbour, so pixels
+// stay sharp) when its longer side is under kMinDisplay, shrunk (bilinear, antialiased) when over
+// kMaxDisplay.
+RgbImage display_picture(const RgbImage& image) {
+  const size_t longest = std::max(image.width, image.height);
+  if (longest < kMinDisplay) {
+    const size_t zoom = (kMinDisplay + longest - 1) / longest;
+    RgbImage out(image.width * zoom, image.height * zoom);
+    for (size_t y = 0; y < out.height; ++y) {
+      for (size_t x = 0; x < out.width; ++x) {
+        const uint8_t* src = image.at(x / zoom, y / zoom);
+        std::copy(src, src + 3, out.at(x, y));
+      }
+    }
+    return out;
+  }
+  if (longest > kMaxDisplay) {
+    const auto fit = [&](size_t side) {
+      return std::max<size_t>(1, (side * kMaxDisplay + longest / 2) / longest);
+    };
+    return resize(image, fit(image.width), fit(image.height), Resample::Bilinear);
+  }
+  return image;
+}
+
+}  // namespace
+
+RgbImage render_heatmap_over(const RgbImage& image, const ViewPlacement& placement,
+                             const core::TensorD& map, const std::string& title) {
   if (map.rank() != 2 || map.dim(0) != map.dim(1) || map.empty()) {
     core::fail("heatmap", "expected a square [G, G] map, got " + core::shape_to_string(map.shape()));
   }
-  if (view.width == 0 || view.width != view.height) core::fail("heatmap", "expected a square image");
+  if (image.width == 0 || image.height == 0 || placement.view_size == 0) {
+    core::fail("heatmap", "empty image");
+  }
   for (double v : map.span()) {
     if (!std::isfinite(v)) core::fail("heatmap", "the attention map has a non-finite value");
   }
   const size_t grid = map.dim(0);
-  const size_t zoom = (kMinDisplay + view.width - 1) / view.width;
-  const size_t D = view.width * zoom;
+  const RgbImage picture = display_picture(image);
+  const size_t Dw = picture.width, Dh = picture.height;
   const double lo = *std::min_element(map.data(), map.data() + map.size());
   const double hi = *std::max_element(map.data(), map.data() + map.size());
   const double range = hi - lo;
@@ -116,37 +149,57 @@ RgbImage render_heatmap(const RgbImage& view, const core::TensorD& map, const st
   const std::string labels[3] = {format_value(hi), format_value((lo + hi) / 2), format_value(lo)};
   size_t label_width = 0;
   for (const auto& l : labels) label_width = std::max(label_width, text_width(l));
+  // A wide, flat picture still gets a bar tall enough for its three labels to stay apart.
+  const size_t bar_height = std::max(Dh, 4 * text_height());
   const size_t title_height = text_height() + kMargin / 2;
-  const size_t width = std::max(kMargin + D + kBarGap + kBarWidth + kLabelGap + label_width + kMargin,
+  const size_t width = std::max(kMargin + Dw + kBarGap + kBarWidth + kLabelGap + label_width + kMargin,
                                 kMargin + text_width(title) + kMargin);
-  const size_t height = kMargin + title_height + D + kMargin + text_height() / 2;
+  const size_t height = kMargin + title_height + bar_height + kMargin + text_height() / 2;
   RgbImage canvas(width, height, 255);
   draw_text(canvas, kMargin, kMargin, title);
 
   const size_t top = kMargin + title_height;
-  for (size_t y = 0; y < D; ++y) {
-    const double gy = (double(y) + 0.5) * double(grid) / double(D) - 0.5;
-    for (size_t x = 0; x < D; ++x) {
-      const double gx = (double(x) + 0.5) * double(grid) / double(D) - 0.5;
-      const double t = range > 0 ? (sample(map, grid, gx, gy) - lo) / range : 0.5;
-      const auto colour = viridis(t);
-      const uint8_t* src = view.at(x / zoom, y / zoom);
+  const double to_image_x = double(image.width) / double(Dw);
+  const double to_image_y = double(image.height) / double(Dh);
+  const double to_grid = double(grid) / double(placement.view_size);
+  const double view = double(placement.view_size);
+  for (size_t y = 0; y < Dh; ++y) {
+    // Display pixel centre -> picture coordinate -> the model's view -> grid, whose cell centres
+    // sit at integer coordinates.
+    const double vy = (double(y) + 0.5) * to_image_y * placement.scale_y - placement.top;
+    for (size_t x = 0; x < Dw; ++x) {
+      const double vx = (double(x) + 0.5) * to_image_x * placement.scale_x - placement.left;
+      const uint8_t* src = picture.at(x, y);
       uint8_t* dst = canvas.at(kMargin + x, top + y);
+      if (vx < 0 || vx >= view || vy < 0 || vy >= view) {
+        // Cropped away: the model never saw it, so it is washed out towards gray, uncoloured.
+        for (size_t c = 0; c < 3; ++c) dst[c] = static_cast<uint8_t>((src[c] + 128 + 1) / 2);
+        continue;
+      }
+      const double value = sample(map, grid, vx * to_grid - 0.5, vy * to_grid - 0.5);
+      const auto colour = viridis(range > 0 ? (value - lo) / range : 0.5);
       for (size_t c = 0; c < 3; ++c) dst[c] = static_cast<uint8_t>((src[c] + colour[c] + 1) / 2);
     }
   }
 
-  const size_t bar_x = kMargin + D + kBarGap;
-  for (size_t y = 0; y < D; ++y) {
-    const auto colour = viridis(1.0 - double(y) / double(D - 1));
+  const size_t bar_x = kMargin + Dw + kBarGap;
+  for (size_t y = 0; y < bar_height; ++y) {
+    const auto colour = viridis(1.0 - double(y) / double(bar_height - 1));
     for (size_t x = 0; x < kBarWidth; ++x) std::copy(colour.begin(), colour.end(), canvas.at(bar_x + x, top + y));
   }
   const size_t label_x = bar_x + kBarWidth + kLabelGap;
   const size_t half_text = text_height() / 2;
   draw_text(canvas, label_x, top, labels[0]);
-  draw_text(canvas, label_x, top + D / 2 - half_text / 2, labels[1]);
-  draw_text(canvas, label_x, top + D - half_text, labels[2]);
+  draw_text(canvas, label_x, top + bar_height / 2 - half_text / 2, labels[1]);
+  draw_text(canvas, label_x, top + bar_height - half_text, labels[2]);
   return canvas;
+}
+
+RgbImage render_heatmap(const RgbImage& view, const core::TensorD& map, const std::string& title) {
+  if (view.width == 0 || view.width != view.height) core::fail("heatmap", "expected a square image");
+  ViewPlacement identity;
+  identity.view_size = view.width;
+  return render_heatmap_over(view, identity, map, title);
 }
 
 }  // namespace vitbench::imaging

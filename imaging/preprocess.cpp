@@ -152,26 +152,40 @@ PreprocessConfig preprocess_config_for_model(const std::string& model_dir_or_pre
   return parse_preprocess_config(core::read_json_file(path, size_t(1) << 20), model, path);
 }
 
+namespace {
+
+// The size after the resize step (the image's own size when do_resize is off).
+void resized_size(const RgbImage& image, const PreprocessConfig& c, const std::string& where,
+                  size_t* width, size_t* height) {
+  *width = image.width;
+  *height = image.height;
+  if (!c.do_resize) return;
+  *height = c.resize_height;
+  *width = c.resize_width;
+  if (!c.resize_shortest_edge) return;
+  // get_resize_output_image_size(default_to_square=False): the long side is
+  // int(shortest_edge * long / short), computed in floating point and truncated.
+  const bool portrait = image.width <= image.height;
+  const size_t short_side = portrait ? image.width : image.height;
+  const size_t long_side = portrait ? image.height : image.width;
+  const auto new_long = static_cast<size_t>(static_cast<double>(c.shortest_edge * long_side) /
+                                            static_cast<double>(short_side));
+  *width = portrait ? c.shortest_edge : new_long;
+  *height = portrait ? new_long : c.shortest_edge;
+  if (new_long == 0 || new_long > kMaxSide) {
+    fail(where, "resizing its shortest edge to " + std::to_string(c.shortest_edge) + " gives " +
+                    std::to_string(*width) + "x" + std::to_string(*height) + " (" + c.source + ")");
+  }
+}
+
+}  // namespace
+
 RgbImage model_view(const RgbImage& image, const PreprocessConfig& c, const core::Config& model,
                     const std::string& where) {
   RgbImage view = image;
   if (c.do_resize) {
-    size_t height = c.resize_height, width = c.resize_width;
-    if (c.resize_shortest_edge) {
-      // get_resize_output_image_size(default_to_square=False): the long side is
-      // int(shortest_edge * long / short), computed in floating point and truncated.
-      const bool portrait = image.width <= image.height;
-      const size_t short_side = portrait ? image.width : image.height;
-      const size_t long_side = portrait ? image.height : image.width;
-      const auto new_long = static_cast<size_t>(static_cast<double>(c.shortest_edge * long_side) /
-                                                static_cast<double>(short_side));
-      width = portrait ? c.shortest_edge : new_long;
-      height = portrait ? new_long : c.shortest_edge;
-      if (new_long == 0 || new_long > kMaxSide) {
-        fail(where, "resizing its shortest edge to " + std::to_string(c.shortest_edge) + " gives " +
-                        std::to_string(width) + "x" + std::to_string(height) + " (" + c.source + ")");
-      }
-    }
+    size_t width = 0, height = 0;
+    resized_size(image, c, where, &width, &height);
     view = resize(view, width, height, c.resample);
   }
   if (c.do_center_crop) view = center_crop(view, c.crop_width, c.crop_height);
@@ -183,6 +197,22 @@ RgbImage model_view(const RgbImage& image, const PreprocessConfig& c, const core
                     " (preprocessing: " + c.source + ")");
   }
   return view;
+}
+
+ViewPlacement view_placement(const RgbImage& image, const PreprocessConfig& c,
+                             const core::Config& model, const std::string& where) {
+  ViewPlacement p;
+  size_t width = 0, height = 0;
+  resized_size(image, c, where, &width, &height);
+  p.scale_x = static_cast<double>(width) / static_cast<double>(image.width);
+  p.scale_y = static_cast<double>(height) / static_cast<double>(image.height);
+  if (c.do_center_crop) {
+    // The same corner as center_crop (imaging/resize.h), negative where the crop pads.
+    p.left = std::floor((static_cast<double>(width) - static_cast<double>(c.crop_width)) / 2);
+    p.top = std::floor((static_cast<double>(height) - static_cast<double>(c.crop_height)) / 2);
+  }
+  p.view_size = model.image_size;
+  return p;
 }
 
 core::Tensor views_to_tensor(const std::vector<RgbImage>& views, const PreprocessConfig& c) {

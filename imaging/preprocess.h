@@ -73,6 +73,18 @@ PreprocessConfig preprocess_config_for_model(const std::string& model_dir_or_pre
 RgbImage model_view(const RgbImage& image, const PreprocessConfig& config,
                     const core::Config& model, const std::string& where);
 
+// Where the model's view lies in the original picture, so a map over the view can be drawn over
+// the picture itself: a point at x pixels from the picture's left edge (continuous coordinates)
+// is at x * scale_x - left pixels from the view's left edge, and likewise down. Points outside
+// [0, view_size) were cropped away (or the view there is padding).
+struct ViewPlacement {
+  double scale_x = 1, scale_y = 1;  // resized size over the picture's size
+  double left = 0, top = 0;         // the crop window's corner in the resized picture
+  size_t view_size = 0;             // the model's image_size
+};
+ViewPlacement view_placement(const RgbImage& image, const PreprocessConfig& config,
+                             const core::Config& model, const std::string& where);
+
 // Rescale and normalize views (all image_size x image_size) into a batch [N, 3, H, W].
 core::Tensor views_to_tensor(const std::vector<RgbImage>& views, const PreprocessConfig& config);
 

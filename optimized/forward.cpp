@@ -27,6 +27,7 @@
 #include "optimized/forward.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <utility>
@@ -64,8 +65,8 @@ void record(core::Taps* taps, const std::string& name, const float* data, core::
 
 class KernelSetModel final : public PreparedModel {
  public:
-  KernelSetModel(const core::Model& model, KernelSet kernels, size_t threads)
-      : config_(model.config), kernels_(std::move(kernels)), pool_(threads) {
+  KernelSetModel(const core::Model& model, KernelSet kernels, size_t threads, ForwardTimes* times)
+      : config_(model.config), kernels_(std::move(kernels)), pool_(threads), times_(times) {
     const core::Config& c = config_;
     const core::Weights& w = model.weights;
     c.validate("prepare");
@@ -123,6 +124,7 @@ class KernelSetModel final : public PreparedModel {
     }
     const size_t N = images.dim(0), T = c.num_tokens(), D = c.hidden_size, H = c.num_heads;
     const size_t M = c.intermediate_size, L = c.num_labels, rows = N * T;
+    if (times_) lap_start_ = std::chrono::steady_clock::now();
     reserve(N);
 
     embed(images, N);
@@ -135,9 +137,11 @@ class KernelSetModel final : public PreparedModel {
       // Attention branch: x += proj(attention(qkv(LN1(x)))).
       kernels_.layer_norm.run(x_.data(), rows, D, D, b.norm1_weight.data(), b.norm1_bias.data(),
                               eps, ln_.data(), D, pool_);
+      lap(ForwardOp::LayerNorm);
       Epilogue qkv_epilogue;
       qkv_epilogue.bias = b.qkv_bias.data();
       lin.run(ln_.data(), rows, D, *b.qkv, wide_.data(), 3 * D, qkv_epilogue, pool_);
+      lap(ForwardOp::Qkv);
 
       Tensor probs;
       const bool want_probs = taps && taps->wants(core::tap::attn_probs(i));
@@ -153,6 +157,7 @@ class KernelSetModel final : public PreparedModel {
       problem.ld_out = D;
       problem.probs = want_probs ? probs.data() : nullptr;
       kernels_.attention.run(problem, workspace_.data(), pool_);
+      lap(ForwardOp::Attention);
       if (want_probs) record(taps, core::tap::attn_probs(i), probs.data(), {N, H, T, T});
 
       Epilogue proj_epilogue;
@@ -160,34 +165,41 @@ class KernelSetModel final : public PreparedModel {
       if (taps && taps->wants(core::tap::attn_out(i))) {
         // LN1's output is dead once qkv is computed, so its buffer takes the projection.
         lin.run(attn_.data(), rows, D, *b.proj, ln_.data(), D, proj_epilogue, pool_);
+        lap(ForwardOp::Proj);
         record(taps, core::tap::attn_out(i), ln_.data(), {N, T, D});
         float* x = x_.data();
         const float* y = ln_.data();
         for (size_t j = 0; j < rows * D; ++j) x[j] += y[j];
+        lap(ForwardOp::Residual);
       } else {
         proj_epilogue.residual = x_.data();
         proj_epilogue.ld_residual = D;
         lin.run(attn_.data(), rows, D, *b.proj, x_.data(), D, proj_epilogue, pool_);
+        lap(ForwardOp::Proj);
       }
 
       // MLP branch: x += fc2(GELU(fc1(LN2(x)))).
       kernels_.layer_norm.run(x_.data(), rows, D, D, b.norm2_weight.data(), b.norm2_bias.data(),
                               eps, ln_.data(), D, pool_);
+      lap(ForwardOp::LayerNorm);
       Epilogue fc1_epilogue;
       fc1_epilogue.bias = b.fc1_bias.data();
       fc1_epilogue.gelu = true;
       fc1_epilogue.gelu_kind = c.gelu;
       lin.run(ln_.data(), rows, D, *b.fc1, wide_.data(), M, fc1_epilogue, pool_);
+      lap(ForwardOp::Fc1);
       Epilogue fc2_epilogue;
       fc2_epilogue.bias = b.fc2_bias.data();
       fc2_epilogue.residual = x_.data();
       fc2_epilogue.ld_residual = D;
       lin.run(wide_.data(), rows, M, *b.fc2, x_.data(), D, fc2_epilogue, pool_);
+      lap(ForwardOp::Fc2);
       if (taps) record(taps, core::tap::block_out(i), x_.data(), {N, T, D});
     }
 
     kernels_.layer_norm.run(x_.data(), rows, D, D, norm_weight_.data(), norm_bias_.data(), eps,
                             ln_.data(), D, pool_);
+    lap(ForwardOp::LayerNorm);
     if (taps) record(taps, core::tap::final_norm(), ln_.data(), {N, T, D});
 
     Tensor logits({N, L});
@@ -198,9 +210,12 @@ class KernelSetModel final : public PreparedModel {
       lin.run(ln_.data(), N, T * D, *head_, logits.data(), L, head_epilogue, pool_);
     } else {
       mean_pool(N);
+      lap(ForwardOp::Other);
       lin.run(pooled_.data(), N, D, *head_, logits.data(), L, head_epilogue, pool_);
     }
+    lap(ForwardOp::Head);
     if (taps) record(taps, core::tap::logits(), logits.data(), {N, L});
+    if (times_) ++times_->forwards;
     return logits;
   }
 
@@ -249,9 +264,11 @@ class KernelSetModel final : public PreparedModel {
       }
     };
     pool_.run(N * G, std::ref(band));
+    lap(ForwardOp::Other);
     Epilogue epilogue;
     epilogue.bias = patch_bias_.data();
     kernels_.linear.run(patches, N * T, K, *patch_, x_.data(), D, epilogue, pool_);
+    lap(ForwardOp::Patch);
     // Reference order: (conv + bias) + pos; the class token is cls + pos[0].
     auto add_position = [&](size_t n, size_t) {
       float* x = x_.data() + n * T * D;
@@ -260,6 +277,7 @@ class KernelSetModel final : public PreparedModel {
       for (size_t j = D; j < T * D; ++j) x[j] += pos[j];
     };
     pool_.run(N, std::ref(add_position));
+    lap(ForwardOp::Other);
   }
 
   // pooled_ [N, D] = mean of the final norm's patch tokens 1..T-1 (the class token excluded),
@@ -280,9 +298,21 @@ class KernelSetModel final : public PreparedModel {
     pool_.run(N, std::ref(image_mean));
   }
 
+  // Ends the current lap and books it to `op` (forward.h: ForwardTimes).
+  void lap(ForwardOp op) {
+    if (!times_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const size_t i = static_cast<size_t>(op);
+    times_->seconds[i] += std::chrono::duration<double>(now - lap_start_).count();
+    ++times_->calls[i];
+    lap_start_ = now;
+  }
+
   core::Config config_;
   KernelSet kernels_;
   ThreadPool pool_;
+  ForwardTimes* times_ = nullptr;  // null: no lap reads a clock
+  std::chrono::steady_clock::time_point lap_start_;
 
   std::unique_ptr<PackedLinear> patch_, head_;
   Tensor patch_bias_, cls_token_, pos_embed_, norm_weight_, norm_bias_, head_bias_;
@@ -297,8 +327,13 @@ class KernelSetModel final : public PreparedModel {
 
 std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
                                              size_t threads) {
+  return prepare_model(model, kernels, threads, nullptr);
+}
+
+std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
+                                             size_t threads, ForwardTimes* times) {
   if (threads == 0) core::fail("prepare", "the thread count must be at least 1");
-  return std::make_unique<KernelSetModel>(model, kernels, threads);
+  return std::make_unique<KernelSetModel>(model, kernels, threads, times);
 }
 
 }  // namespace vitbench::optimized

@@ -2,6 +2,7 @@
 // the semantics of reference::forward (reference/vit.h, core/taps.h).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <memory>
 
@@ -16,5 +17,28 @@ namespace vitbench::optimized {
 // workers (>= 1; core::Error otherwise). Its forward() is not reentrant: one call at a time.
 std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
                                              size_t threads);
+
+// Where the forward pass spends its time, for `vitbench bench --breakdown`. Each op's wall time
+// runs from the end of the op before it to its own end, so the laps add up to the whole forward:
+// what lies between kernels (im2col, the position embedding, pooling, recording taps) is
+// counted as Other, or in the op after it. GELU has no lap: it runs in fc1's epilogue, and the
+// residual adds in proj's and fc2's, except that the attn_out tap unfuses proj's (Residual).
+enum class ForwardOp : size_t {
+  Patch, LayerNorm, Qkv, Attention, Proj, Residual, Fc1, Fc2, Head, Other, Count
+};
+inline constexpr size_t kForwardOps = static_cast<size_t>(ForwardOp::Count);
+
+struct ForwardTimes {
+  std::array<double, kForwardOps> seconds{};  // summed over every forward since the last reset
+  std::array<size_t, kForwardOps> calls{};
+  size_t forwards = 0;
+};
+
+// The same pass with a lap timer: every forward adds its laps to *times (which must outlive the
+// result). Without one (times null, or the overload above) each lap is a test of a null pointer
+// and no clock is read; with one, a lap is one clock read (about 100 per ViT-B forward:
+// microseconds against hundreds of milliseconds).
+std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
+                                             size_t threads, ForwardTimes* times);
 
 }  // namespace vitbench::optimized

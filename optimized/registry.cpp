@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "optimized/backend.h"
 #include "optimized/blis/kernels.h"
+#include "optimized/flash/kernels.h"
 #include "optimized/forward.h"
 #include "optimized/kernel_set.h"
 
@@ -18,6 +19,8 @@ std::vector<KernelSet> kernel_sets() {
   std::vector<KernelSet> sets;
   sets.push_back(hwy_kernels());
   sets.push_back(blis::kernels());
+  sets.push_back(flash::kernels());
+  sets.push_back(compose("blis+flash", blis::kernels(), flash::kernels()));
   std::sort(sets.begin(), sets.end(),
             [](const KernelSet& a, const KernelSet& b) { return a.name < b.name; });
   return sets;

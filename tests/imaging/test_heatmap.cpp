@@ -4,11 +4,13 @@
 #include <limits>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "imaging/decode.h"
 #include "imaging/encode.h"
 #include "imaging/heatmap.h"
+#include "imaging/preprocess.h"
 
 namespace vitbench::testing {
 namespace {
@@ -65,6 +67,44 @@ TEST(Heatmap, HotPatchLandsWhereItBelongs) {
   // And the PNG carries exactly these pixels.
   const imaging::RgbImage back = imaging::decode_image(imaging::encode_png(out), "heatmap.png");
   EXPECT_EQ(back.pixels, out.pixels);
+}
+
+// Over the decoded picture rather than the model's square view: a 40x20 picture whose shorter side
+// is resized to 16 (32x16) and centre-cropped to 16x16 lost 8 resized columns (10 original ones) on
+// each side. Those stay uncoloured and washed out; the middle carries the map, hot patch where the
+// map says, and the picture keeps its 2:1 shape.
+TEST(Heatmap, OverThePictureUndoesResizeAndCrop) {
+  core::Config model;
+  model.image_size = 16;
+  const auto prep = imaging::parse_preprocess_config(
+      {{"size", {{"shortest_edge", 16}}}, {"do_center_crop", true}, {"crop_size", 16}}, model, "pp.json");
+  const imaging::RgbImage picture(40, 20, 100);
+  const imaging::ViewPlacement where = imaging::view_placement(picture, prep, model, "p.png");
+  EXPECT_DOUBLE_EQ(where.scale_x, 0.8);
+  EXPECT_DOUBLE_EQ(where.scale_y, 0.8);
+  EXPECT_EQ(where.left, 8);
+  EXPECT_EQ(where.top, 0);
+  EXPECT_EQ(where.view_size, 16u);
+
+  core::TensorD map({2, 2}, 0.0);
+  map[1] = 1;  // row 0, column 1: the top-right patch of what the model saw
+  const imaging::RgbImage out = imaging::render_heatmap_over(picture, where, map, "t");
+  const size_t zoom = 10;  // 384 / 40, rounded up
+  size_t top = 0;
+  while (top < out.height && (pixel(out, 22, top) == Rgb{255, 255, 255} || pixel(out, 22, top) == Rgb{0, 0, 0})) ++top;
+  ASSERT_LT(top + 20 * zoom, out.height);
+  ASSERT_GT(out.width, 12 + 40 * zoom);
+  const Rgb washed{114, 114, 114};  // (100 + 128 + 1) / 2: cropped away
+  auto at = [&](double x, double y) { return pixel(out, 12 + size_t(x * zoom), top + size_t(y * zoom)); };
+  EXPECT_EQ(at(1, 10), washed);
+  EXPECT_EQ(at(9.5, 10), washed);
+  EXPECT_EQ(at(30.5, 10), washed);
+  EXPECT_EQ(at(39, 19), washed);
+  EXPECT_EQ(at(11, 1), blend(100, imaging::viridis(0)));  // seen, top left: cold
+  EXPECT_EQ(at(29, 1), blend(100, imaging::viridis(1)));  // seen, top right: hot
+  EXPECT_EQ(at(29, 19), blend(100, imaging::viridis(0)));  // seen, bottom right: cold
+  // The picture's own shape: below its 200 rows only white margin and the colour bar's labels.
+  for (size_t x = 12; x < 12 + 40 * zoom; x += 7) EXPECT_EQ(pixel(out, x, top + 20 * zoom + 2), (Rgb{255, 255, 255}));
 }
 
 TEST(Heatmap, FlatMapIsMidScaleAndBadMapsAreRefused) {

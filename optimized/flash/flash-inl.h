@@ -1,0 +1,337 @@
+// Per-target flash attention: one query tile of one head against every key tile of that head,
+// with an online softmax. flash.cpp holds the scheme, the tile sizes and the error bound; this
+// file holds the two register-blocked kernels and the loop over key tiles.
+//
+// Layouts inside a worker's workspace (all row-major, Br = kQueryVectors·Lanes queries):
+//   qt  [d][Br]   the query tile transposed and pre-scaled by 1/√d (padding queries are 0)
+//   s   [Bc][Br]  scores, then probabilities, transposed: row j is one key against Br queries,
+//                 so the per-query max and sum over keys are plain vertical vector ops
+//   o   [Br][dp]  unnormalised output accumulators, dp = d rounded up to Lanes
+//   vt  [Bc][dp]  a zero-padded copy of the V tile, only when d is not a multiple of Lanes
+//                 (a full-vector load of the last V column block would read past the row)
+// Keys are never padded: the kernels loop over the real key count, so ragged key tiles need no
+// mask. Ragged query tiles are padded with zero queries whose outputs are never written.
+
+#if defined(VITBENCH_OPTIMIZED_FLASH_FLASH_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef VITBENCH_OPTIMIZED_FLASH_FLASH_INL_H_
+#undef VITBENCH_OPTIMIZED_FLASH_FLASH_INL_H_
+#else
+#define VITBENCH_OPTIMIZED_FLASH_FLASH_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace vitbench::optimized::flash {
+namespace HWY_NAMESPACE {
+namespace hn = ::hwy::HWY_NAMESPACE;
+
+// Register blocking, per register file (decided inside the per-target namespace: a macro set
+// on foreach_target's first pass would stick for every target).
+//   Scores S^T = K·Q^T: kScoreRows keys (broadcast) × kQueryVectors query vectors (loaded).
+//   Output O += P·V:    kOutRows queries (broadcast) × kOutVectors d-vectors (loaded).
+// 32 registers (AVX-512): 8×3 = 24 accumulators + 3 loaded + 1 broadcast for S, and 6×4 = 24
+// + 4 + 1 for O: per step 24 FMAs against 3 + 8 (resp. 4 + 6) loads, like the GEMM's 8×48.
+// 16 registers (AVX2, SSE, scalar): 6×2 = 12 + 2 + 1 for both, the Haswell/Zen GEMM shape.
+// Both keep >= 8 FMA chains in flight (4-cycle latency × 2 pipes).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_ARCH_ARM_A64
+inline constexpr size_t kQueryVectors = 3;
+inline constexpr size_t kScoreRows = 8;
+inline constexpr size_t kOutRows = 6;
+inline constexpr size_t kOutVectors = 4;
+#else
+inline constexpr size_t kQueryVectors = 2;
+inline constexpr size_t kScoreRows = 6;
+inline constexpr size_t kOutRows = 6;
+inline constexpr size_t kOutVectors = 2;
+#endif
+
+// Keys per tile (flash.cpp's header comment has the arithmetic and the measurements). Every key
+// tile pays fixed costs independent of its length (the online-softmax update of m, l and α,
+// loading, rescaling and storing the Br×dp output accumulators, the output kernel's prologue
+// and epilogue), so longer tiles amortise them; past 128 keys the gain is within noise, and the
+// Sᵀ and V tiles (48 + 64 floats per key at d = 64: 56 KiB) already spill from L1 into L2, which
+// feeds the kernels' broadcasts and loads fast enough.
+inline constexpr size_t kKeyTile = 128;
+
+// Query vectors per tile: kQueryGroups score-kernel widths. More groups let each K and V row
+// loaded serve more queries (K/V traffic per FLOP falls as 1/Br); 2 and 3 groups measured the
+// same as 1 within noise at T = 1025 and 4097 (docs/performance.md), so one group keeps the
+// finest parallel grain and the smallest workspace.
+inline constexpr size_t kQueryGroups = 1;
+inline constexpr size_t kTileVectors = kQueryGroups * kQueryVectors;
+
+HWY_INLINE size_t QueryTile() { return kTileVectors * hn::Lanes(hn::ScalableTag<float>()); }
+
+HWY_INLINE size_t PaddedDim(size_t head_dim) {
+  const size_t L = hn::Lanes(hn::ScalableTag<float>());
+  return (head_dim + L - 1) / L * L;
+}
+
+HWY_INLINE size_t DefaultKeyTile(size_t /*head_dim*/) { return kKeyTile; }
+
+// Floats of one worker's slice; each buffer starts on a 64-byte boundary of the slice.
+HWY_INLINE size_t Round16(size_t n) { return (n + 15) / 16 * 16; }
+struct Slice {
+  size_t qt, s, o, vt, stats, total;
+};
+HWY_INLINE Slice SliceLayout(size_t head_dim, size_t key_tile) {
+  const size_t br = QueryTile(), dp = PaddedDim(head_dim);
+  Slice sl;
+  sl.qt = 0;
+  sl.s = sl.qt + Round16(head_dim * br);
+  sl.o = sl.s + Round16(key_tile * br);
+  sl.vt = sl.o + Round16(br * dp);
+  const size_t vt = head_dim % hn::Lanes(hn::ScalableTag<float>()) ? key_tile * dp : 0;
+  sl.stats = sl.vt + Round16(vt);
+  sl.total = sl.stats + Round16(4 * br);  // running max, sum, rescale factor, log-sum-exp
+  return sl;
+}
+
+// Calls f(integral_constant<A>, integral_constant<B>) for the runtime pair (a, b), a in
+// [1, MaxA], b in [1, MaxB]: the kernels' block shapes must be compile-time to live in registers.
+template <size_t A, size_t B, size_t MaxB, class F>
+HWY_INLINE void DispatchInner(size_t b, F& f) {
+  if (b == B) return f(std::integral_constant<size_t, A>{}, std::integral_constant<size_t, B>{});
+  if constexpr (B < MaxB) DispatchInner<A, B + 1, MaxB>(b, f);
+}
+template <size_t A, size_t MaxA, size_t MaxB, class F>
+HWY_INLINE void DispatchOuter(size_t a, size_t b, F& f) {
+  if (a == A) return DispatchInner<A, 1, MaxB>(b, f);
+  if constexpr (A < MaxA) DispatchOuter<A + 1, MaxA, MaxB>(a, b, f);
+}
+template <size_t MaxA, size_t MaxB, class F>
+HWY_INLINE void Dispatch2(size_t a, size_t b, F&& f) {
+  DispatchOuter<1, MaxA, MaxB>(a, b, f);
+}
+
+// s[r][v·L..] = Σ_c k[r][c] · qt[c][v·L..] for MR keys (rows of K, stride ldk) and QV query
+// vectors, and mx[v] = max(mx[v], s[r][v]) over the MR keys: the tile's running maximum comes
+// out of the registers instead of a second pass over s.
+template <size_t MR, size_t QV, class D>
+HWY_INLINE void ScoreBlock(D d, const float* HWY_RESTRICT k, size_t ldk, size_t head_dim,
+                           const float* HWY_RESTRICT qt, size_t br, float* HWY_RESTRICT s,
+                           hn::Vec<D>* HWY_RESTRICT mx) {
+  using V = hn::Vec<D>;
+  const size_t L = hn::Lanes(d);
+  V acc[MR][QV];
+  for (size_t r = 0; r < MR; ++r) {
+    for (size_t v = 0; v < QV; ++v) acc[r][v] = hn::Zero(d);
+  }
+  for (size_t c = 0; c < head_dim; ++c) {
+    V b[QV];
+    for (size_t v = 0; v < QV; ++v) b[v] = hn::LoadU(d, qt + c * br + v * L);
+    for (size_t r = 0; r < MR; ++r) {
+      const V a = hn::Set(d, k[r * ldk + c]);
+      for (size_t v = 0; v < QV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+    }
+  }
+  for (size_t r = 0; r < MR; ++r) {
+    for (size_t v = 0; v < QV; ++v) {
+      hn::StoreU(acc[r][v], d, s + r * br + v * L);
+      mx[v] = hn::Max(mx[v], acc[r][v]);
+    }
+  }
+}
+
+// o[r][c·L..] = alpha[r]·o[r][c·L..] + Σ_j p[j][r] · v[j][c·L..] for MR queries and NV
+// d-vectors: the rescale of the running output rides on the accumulator load.
+template <size_t MR, size_t NV, class D>
+HWY_INLINE void OutBlock(D d, const float* HWY_RESTRICT p, size_t ldp,
+                         const float* HWY_RESTRICT v, size_t ldv, size_t keys,
+                         const float* HWY_RESTRICT alpha, float* HWY_RESTRICT o, size_t ldo) {
+  using V = hn::Vec<D>;
+  const size_t L = hn::Lanes(d);
+  V acc[MR][NV];
+  for (size_t r = 0; r < MR; ++r) {
+    const V a = hn::Set(d, alpha[r]);
+    for (size_t c = 0; c < NV; ++c) acc[r][c] = hn::Mul(hn::LoadU(d, o + r * ldo + c * L), a);
+  }
+  for (size_t j = 0; j < keys; ++j) {
+    V b[NV];
+    for (size_t c = 0; c < NV; ++c) b[c] = hn::LoadU(d, v + j * ldv + c * L);
+    for (size_t r = 0; r < MR; ++r) {
+      const V pr = hn::Set(d, p[j * ldp + r]);
+      for (size_t c = 0; c < NV; ++c) acc[r][c] = hn::MulAdd(pr, b[c], acc[r][c]);
+    }
+  }
+  for (size_t r = 0; r < MR; ++r) {
+    for (size_t c = 0; c < NV; ++c) hn::StoreU(acc[r][c], d, o + r * ldo + c * L);
+  }
+}
+
+// One query tile's problem: rows [q0, q0 + rows) of head h of one image.
+struct TileArgs {
+  const float* q = nullptr;  // row q0's first element of head h's q columns
+  const float* k = nullptr;  // row 0 of head h's k columns
+  const float* v = nullptr;  // row 0 of head h's v columns
+  size_t ld = 0;             // row stride of q, k, v
+  size_t tokens = 0, head_dim = 0, rows = 0;
+  float scale = 1;
+  size_t key_tile = 0;
+  float* out = nullptr;    // row q0 of head h's out columns, row stride ld_out
+  size_t ld_out = 0;
+  float* lse = nullptr;    // [rows] or null
+  float* probs = nullptr;  // row q0 of head h's [T, T] probabilities (stride tokens) or null
+};
+
+// S^T for keys [key0, key0 + keys) against the query tile, into s; mx gets the column maxima.
+template <class D>
+HWY_INLINE void Scores(D d, const TileArgs& t, const float* qt, size_t qv, size_t key0,
+                       size_t keys, float* s, hn::Vec<D>* mx) {
+  const size_t br = QueryTile(), L = hn::Lanes(d);
+  for (size_t j = 0; j < keys; j += kScoreRows) {
+    const size_t mr = std::min(kScoreRows, keys - j);
+    for (size_t g = 0; g < qv; g += kQueryVectors) {
+      Dispatch2<kScoreRows, kQueryVectors>(mr, std::min(kQueryVectors, qv - g), [&](auto R, auto QV) {
+        ScoreBlock<decltype(R)::value, decltype(QV)::value>(
+            d, t.k + (key0 + j) * t.ld, t.ld, t.head_dim, qt + g * L, br, s + j * br + g * L,
+            mx + g);
+      });
+    }
+  }
+}
+
+template <class D>
+HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
+  using V = hn::Vec<D>;
+  const size_t L = hn::Lanes(d), br = QueryTile(), dh = t.head_dim, dp = PaddedDim(dh);
+  const size_t qv = (t.rows + L - 1) / L, bc = t.key_tile;
+  const Slice layout = SliceLayout(dh, bc);
+  float* HWY_RESTRICT qt = slice + layout.qt;
+  float* HWY_RESTRICT s = slice + layout.s;
+  float* HWY_RESTRICT o = slice + layout.o;
+  float* HWY_RESTRICT vt = slice + layout.vt;
+  float* HWY_RESTRICT m = slice + layout.stats;  // running max per query
+  float* HWY_RESTRICT l = m + br;                // running sum per query
+  float* HWY_RESTRICT alpha = l + br;            // this key tile's rescale factor per query
+  float* HWY_RESTRICT lse = alpha + br;
+
+  // Q^T scaled by 1/√d once here, so that every score comes out scaled (one rounding more on
+  // q, none per score). Padding queries are zero: finite scores, outputs discarded.
+  for (size_t c = 0; c < dh; ++c) {
+    float* row = qt + c * br;
+    for (size_t i = 0; i < t.rows; ++i) row[i] = t.q[i * t.ld + c] * t.scale;
+    for (size_t i = t.rows; i < qv * L; ++i) row[i] = 0.0f;
+  }
+  // lowest() rather than −∞: the first tile's rescale factor is then exp(lowest − max) = 0
+  // exactly, with no ∞ − ∞.
+  const V lowest = hn::Set(d, std::numeric_limits<float>::lowest());
+  for (size_t v = 0; v < qv; ++v) {
+    hn::StoreU(lowest, d, m + v * L);
+    hn::StoreU(hn::Zero(d), d, l + v * L);
+  }
+  std::fill_n(o, t.rows * dp, 0.0f);
+
+  const bool pad_v = dh % L != 0;
+  const float* vsrc = pad_v ? vt : nullptr;
+  const size_t ldv = pad_v ? dp : t.ld;
+  for (size_t key0 = 0; key0 < t.tokens; key0 += bc) {
+    const size_t keys = std::min(bc, t.tokens - key0);
+    V mx[kTileVectors];
+    for (size_t v = 0; v < kTileVectors; ++v) mx[v] = lowest;
+    Scores(d, t, qt, qv, key0, keys, s, mx);
+
+    // Online softmax: m' = max(m, max_j s), alpha = exp(m − m'), p = exp(s − m'),
+    // l' = alpha·l + Σ_j p. Every exponent is <= 0, so nothing overflows; the largest p of the
+    // row so far is 1, so l >= 1.
+    V m_new[kTileVectors], sum[kTileVectors];
+    for (size_t v = 0; v < qv; ++v) {
+      const V m_old = hn::LoadU(d, m + v * L);
+      m_new[v] = hn::Max(m_old, mx[v]);
+      hn::StoreU(hn::Exp(d, hn::Sub(m_old, m_new[v])), d, alpha + v * L);
+      hn::StoreU(m_new[v], d, m + v * L);
+      sum[v] = hn::Zero(d);
+    }
+    for (size_t j = 0; j < keys; ++j) {
+      float* row = s + j * br;
+      for (size_t v = 0; v < qv; ++v) {
+        const V p = hn::Exp(d, hn::Sub(hn::LoadU(d, row + v * L), m_new[v]));
+        hn::StoreU(p, d, row + v * L);
+        sum[v] = hn::Add(sum[v], p);
+      }
+    }
+    for (size_t v = 0; v < qv; ++v) {
+      const V a = hn::LoadU(d, alpha + v * L);
+      hn::StoreU(hn::MulAdd(a, hn::LoadU(d, l + v * L), sum[v]), d, l + v * L);
+    }
+
+    const float* vrows = t.v + key0 * t.ld;
+    if (pad_v) {
+      for (size_t j = 0; j < keys; ++j) {
+        std::memcpy(vt + j * dp, vrows + j * t.ld, dh * sizeof(float));
+        std::fill(vt + j * dp + dh, vt + (j + 1) * dp, 0.0f);
+      }
+    } else {
+      vsrc = vrows;
+    }
+    for (size_t i = 0; i < t.rows; i += kOutRows) {
+      const size_t mr = std::min(kOutRows, t.rows - i);
+      for (size_t c = 0; c < dp; c += kOutVectors * L) {
+        const size_t nv = std::min(kOutVectors, (dp - c) / L);
+        Dispatch2<kOutRows, kOutVectors>(mr, nv, [&](auto R, auto NV) {
+          OutBlock<decltype(R)::value, decltype(NV)::value>(d, s + i, br, vsrc + c, ldv, keys,
+                                                            alpha + i, o + i * dp + c, dp);
+        });
+      }
+    }
+  }
+
+  // out = o / l; lse = m + log(l). log(l) is kept apart from m for the probabilities below:
+  // exp((s − m) − log l) has s − m exact for the keys that matter (Sterbenz), where
+  // exp(s − lse) would inherit lse's rounding, u·|lse| (1e-4 relative at logits of 1e4).
+  float* HWY_RESTRICT log_l = alpha;  // alpha is dead after the last key tile
+  for (size_t v = 0; v < qv; ++v) {
+    const V lv = hn::LoadU(d, l + v * L);
+    const V log_lv = hn::Log(d, lv);
+    hn::StoreU(log_lv, d, log_l + v * L);
+    hn::StoreU(hn::Add(hn::LoadU(d, m + v * L), log_lv), d, lse + v * L);
+    hn::StoreU(hn::Div(hn::Set(d, 1.0f), lv), d, l + v * L);  // l now holds 1/l
+  }
+  for (size_t i = 0; i < t.rows; ++i) {
+    const V inv = hn::Set(d, l[i]);
+    const float* orow = o + i * dp;
+    float* dst = t.out + i * t.ld_out;
+    size_t c = 0;
+    for (; c + L <= dh; c += L) hn::StoreU(hn::Mul(hn::LoadU(d, orow + c), inv), d, dst + c);
+    for (; c < dh; ++c) dst[c] = orow[c] * l[i];
+  }
+  if (t.lse) std::copy_n(lse, t.rows, t.lse);
+
+  // Attention maps: the probabilities recomputed from the final statistics,
+  // p = exp((s − m) − log l) = exp(s − lse), key tile by key tile (the same scores as above,
+  // so each row sums to 1 within rounding).
+  if (t.probs) {
+    for (size_t key0 = 0; key0 < t.tokens; key0 += bc) {
+      const size_t keys = std::min(bc, t.tokens - key0);
+      V mx[kTileVectors];
+      for (size_t v = 0; v < kTileVectors; ++v) mx[v] = lowest;
+      Scores(d, t, qt, qv, key0, keys, s, mx);
+      for (size_t j = 0; j < keys; ++j) {
+        float* row = s + j * br;
+        for (size_t v = 0; v < qv; ++v) {
+          const V shifted = hn::Sub(hn::LoadU(d, row + v * L), hn::LoadU(d, m + v * L));
+          const V p = hn::Exp(d, hn::Sub(shifted, hn::LoadU(d, log_l + v * L)));
+          hn::StoreU(p, d, row + v * L);
+        }
+      }
+      for (size_t i = 0; i < t.rows; ++i) {
+        float* dst = t.probs + i * t.tokens + key0;
+        for (size_t j = 0; j < keys; ++j) dst[j] = s[j * br + i];
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace vitbench::optimized::flash
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
