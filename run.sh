@@ -42,6 +42,10 @@ build() {  # build DIR [cmake options...]
   cmake --build "$dir" -j"$jobs"
 }
 
+# Tests that call python3 want Debian's, which sees the python3-* packages installed above (a
+# python3 from pyenv or a virtualenv earlier in PATH would not).
+[ "$mode" = main ] || export PATH="/usr/bin:$PATH"
+
 asan_suite() {
   echo "== AddressSanitizer + UBSan build, warnings as errors"
   build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON

@@ -8,8 +8,9 @@
 // Counters: GFLOP/s (2·M·N·K per iteration, as an iteration-invariant rate over real time) and
 // %peak against the FMA peak measured at start-up at the same thread count (fma_peak.h).
 // Each benchmark runs 3 repetitions; the console shows their mean/median/stddev, the JSON output
-// (--benchmark_out=...) has every repetition too. A default run takes 1-2 minutes; use
-// --benchmark_filter (e.g. 'gemm/.*/B/.*M:197/.*threads:1') for a subset.
+// (--benchmark_out=...) has every repetition too. A default run takes 2-3 minutes; use
+// --benchmark_filter (e.g. 'gemm/.*/B/.*M:197/.*threads:1') for a subset. gemm-rotate/hwy/...
+// (below) times the ViT-B shapes as the forward pass runs them: cold weights, fused epilogues.
 //
 // How each library is called, and why:
 //   hwy:      optimized::hwy::gemm with weights packed once (pack_weights), our ThreadPool.
@@ -36,6 +37,7 @@
 #include <blis.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -257,10 +259,89 @@ void bm_gemm_body(benchmark::State& state, Lib lib, Problem& p, size_t threads) 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rotating weights, fused epilogues: the GEMM as the forward pass sees it.
+//
+// gemm/hwy/... calls one GEMM on one weight over and over, with no epilogue, so after the first
+// call W sits in L3 (or L2). A forward pass reads each of its weights once (ViT-B: 344 MB, beyond
+// any L3), so every panel comes from DRAM, and it fuses an epilogue into each GEMM.
+// gemm-rotate/hwy/... runs a ViT-B shape at M = 197 either on one packed W (copies:1, the
+// in-cache case) or over copies of it in distinct memory taken in turn, at least 256 MiB in all,
+// so that each call finds its W cold (rotate); with epilogue:forward it applies the forward pass's
+// epilogue of that layer (qkv: bias; proj, fc2: bias + residual into C; fc1: bias + GELU), with
+// epilogue:none none. docs/performance.md, "Closing the gap between gemm_bench and the forward
+// pass", has what these measured.
+
+void bm_gemm_rotate(benchmark::State& state, size_t m, size_t n, size_t k, size_t threads,
+                    bool rotate, bool forward_epilogue) {
+  Problem& p = problem(m, n, k);
+  const size_t bytes = p.packed.panels.size() * sizeof(float);
+  const size_t copies = rotate ? std::max<size_t>(2, ((size_t{256} << 20) + bytes - 1) / bytes) : 1;
+  std::vector<vhwy::PackedWeights> w(copies, p.packed);
+  const Tensor bias({n}, 0.01f);
+  vhwy::Epilogue e;
+  if (forward_epilogue) {
+    e.bias = bias.data();
+    if (n == 4 * k) e.gelu = true;  // fc1
+    if (n == k || 4 * n == k) {     // proj, fc2: the residual is C itself
+      e.residual = p.c.data();
+      e.ld_residual = n;
+    }
+  }
+  // With uniform(−1, 1) A and W, C has σ ≈ 0.33·√K (9 at K = 768): 7% of GELU's inputs lie
+  // below −13.3, where its erfc underflows into subnormals, and subnormal arithmetic made the
+  // GELU ~2x slower than on a model's activations (σ ~ 1–3). A scaled by 1/8 gives σ ≈ 1.2.
+  Tensor a_scaled({m, k});
+  for (size_t i = 0; i < m * k; ++i) a_scaled[i] = p.a[i] * 0.125f;
+  const float* a = forward_epilogue ? a_scaled.data() : p.a.data();
+  auto& pool = pool_for(threads);
+  std::fill(p.c.data(), p.c.data() + p.c.size(), 0.0f);
+  for (const auto& wi : w) vhwy::gemm(a, m, k, wi, p.c.data(), n, e, pool);  // warm-up
+  size_t next = 0;
+  for (auto _ : state) {
+    vhwy::gemm(a, m, k, w[next], p.c.data(), n, e, pool);
+    benchmark::ClobberMemory();
+    if (++next == copies) next = 0;
+  }
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["%peak"] = benchmark::Counter(flops * 1e-9 / g_peak_gflops[threads] * 100.0,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["copies"] = static_cast<double>(copies);
+}
+
 struct Model {
   const char* name;
   size_t d, f;
 };
+
+// ViT-B at M = 197 only: the forward pass's shapes at batch 1.
+void register_rotating_benchmarks() {
+  const size_t d = 768, f = 3072, m = 197;
+  const struct {
+    const char* name;
+    size_t n, k;
+  } shapes[] = {{"qkv", 3 * d, d}, {"proj", d, d}, {"fc1", f, d}, {"fc2", d, f}};
+  for (size_t threads : {1, 2}) {
+    for (const auto& s : shapes) {
+      for (bool forward_epilogue : {false, true}) {
+        for (bool rotate : {false, true}) {
+          const std::string name = std::string("gemm-rotate/hwy/B/") + s.name + "/M:" +
+                                   std::to_string(m) + (rotate ? "/rotate" : "/copies:1") +
+                                   "/epilogue:" + (forward_epilogue ? "forward" : "none") +
+                                   "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), bm_gemm_rotate, m, s.n, s.k, threads, rotate,
+                                       forward_epilogue)
+              ->UseRealTime()
+              ->Unit(benchmark::kMillisecond)
+              ->MinTime(0.1)
+              ->Repetitions(3)
+              ->DisplayAggregatesOnly(true);
+        }
+      }
+    }
+  }
+}
 
 void register_benchmarks() {
   const Model models[] = {{"Ti", 192, 768}, {"S", 384, 1536}, {"B", 768, 3072}};
@@ -339,6 +420,7 @@ int main(int argc, char** argv) {
   if (ob.ok() && ob.get_corename) benchmark::AddCustomContext("openblas_core", ob.get_corename());
 
   register_benchmarks();
+  register_rotating_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -256,6 +256,42 @@ HWY_INLINE void EpilogueTile(D d, const float* HWY_RESTRICT tile, size_t ld_tile
   }
 }
 
+// C[m0:m1, j0:j0+cols] = epilogue(buf) for one panel whose finished sums the microkernels left in
+// buf (m1 − m0 rows of nr floats, contiguous), with a GELU and no residual. GELU is a ~100-cycle
+// dependency chain per vector (division, 11 Horner steps, Exp's polynomial), so its cost is how
+// many chains the core overlaps: a tile's epilogue offers 24 vectors right after an FMA-bound
+// microkernel, a panel's hundreds, four at a time (GeluErf4). Measured on fc1 (ViT-B, 2 threads):
+// the GELU's share of the GEMM halved (docs/performance.md). Same operations per element as
+// EpilogueTile, so the same results.
+template <class D>
+HWY_INLINE void EpiloguePanelGelu(D d, const float* HWY_RESTRICT buf, size_t nr, size_t m0,
+                                  size_t m1, size_t j0, size_t cols, float* c, size_t ldc,
+                                  const EpilogueArgs& e) {
+  using V = hn::Vec<D>;
+  const size_t L = hn::Lanes(d);
+  size_t i = m0;
+  if (cols == nr && e.gelu_kind == core::GeluKind::Erf && !e.residual) {
+    for (; i + 4 <= m1; i += 4) {
+      const float* t = buf + (i - m0) * nr;
+      float* r0 = c + i * ldc + j0;
+      for (size_t j = 0; j < nr; j += L) {
+        V v0 = hn::LoadU(d, t + j), v1 = hn::LoadU(d, t + nr + j);
+        V v2 = hn::LoadU(d, t + 2 * nr + j), v3 = hn::LoadU(d, t + 3 * nr + j);
+        if (e.bias) {
+          const V b = hn::LoadU(d, e.bias + j0 + j);
+          v0 = hn::Add(v0, b), v1 = hn::Add(v1, b), v2 = hn::Add(v2, b), v3 = hn::Add(v3, b);
+        }
+        GeluErf4(d, v0, v1, v2, v3);
+        hn::StoreU(v0, d, r0 + j);
+        hn::StoreU(v1, d, r0 + ldc + j);
+        hn::StoreU(v2, d, r0 + 2 * ldc + j);
+        hn::StoreU(v3, d, r0 + 3 * ldc + j);
+      }
+    }
+  }
+  if (i < m1) EpilogueTile(d, buf + (i - m0) * nr, nr, m1 - i, cols, c, ldc, i, j0, e);
+}
+
 // The operands of one GEMM: C = epilogue(A · B) with B packed (np panels of nr columns, K
 // blocks of kc).
 struct GemmOperands {
@@ -274,6 +310,18 @@ inline size_t GemmWorkspaceFloats(const GemmOperands& g, size_t rows, size_t sub
   return g.k > g.kc ? rows * sub_panels * g.nr : 0;
 }
 
+// Whether GemmRange runs the epilogue per panel from a buffer (EpiloguePanelGelu) rather than per
+// tile: with a GELU, unless a residual (which may alias C) is added after it.
+inline bool GeluPanelPass(const EpilogueArgs& e) {
+  return e.gelu && !e.residual;
+}
+
+// Floats of workspace GemmRange needs for rows [m0, m1) in all: the partial sums, then the
+// panel buffer of the GELU epilogue.
+inline size_t GemmRangeWorkspaceFloats(const GemmOperands& g, size_t rows, size_t sub) {
+  return GemmWorkspaceFloats(g, rows, sub) + (GeluPanelPass(g.epilogue) ? rows * g.nr : 0);
+}
+
 // How many panels GemmRange processes at once: their partial sums (rows × panels·nr floats)
 // must stay in L2 next to the A block (rows × kc), about 128 KiB for the partials.
 #ifndef VITBENCH_GEMM_PREFETCH
@@ -288,7 +336,7 @@ inline size_t SubPanels(size_t rows, size_t nr) {
 }
 
 // C rows [m0, m1) × panels [p0, p1), serially, `sub` panels at a time (SubPanels(r, nr) for
-// some r >= m1 − m0). `ws` holds GemmWorkspaceFloats(g, r, sub) floats.
+// some r >= m1 − m0). `ws` holds GemmRangeWorkspaceFloats(g, r, sub) floats.
 // Loop nest (outer to inner): panel group (partials in L2) → K block (A block in L2) → panel
 // (B sliver in L1) → micro-panel of kMR rows (microkernel). For every C element the sum runs
 // over the K blocks in order and, within one, over k in order, whatever the range: results do
@@ -298,6 +346,10 @@ HWY_NOINLINE void GemmRange(D d, const GemmOperands& g, size_t m0, size_t m1, si
                             size_t p1, size_t sub, float* HWY_RESTRICT ws) {
   const size_t nr = g.nr, np = g.panel_count();
   const bool trivial = g.epilogue.trivial();
+  // With a GELU, the last K block's sums go to a panel buffer after the partial sums in ws, and
+  // the epilogue runs once per panel (EpiloguePanelGelu).
+  const bool gelu_pass = GeluPanelPass(g.epilogue);
+  float* panel_buf = gelu_pass ? ws + GemmWorkspaceFloats(g, m1 - m0, sub) : nullptr;
   HWY_ALIGN float tile[kMR * kNV * HWY_MAX_BYTES / sizeof(float)];
   for (size_t ps = p0; ps < p1; ps += sub) {
     const size_t pe = std::min(p1, ps + sub);
@@ -342,12 +394,17 @@ HWY_NOINLINE void GemmRange(D d, const GemmOperands& g, size_t m0, size_t m1, si
           if (!last) {
             MicrokernelRows(d, mr, a, g.lda, b, kcb, in, ld_ws, ws_panel + (i - m0) * ld_ws,
                             ld_ws);
+          } else if (gelu_pass) {
+            MicrokernelRows(d, mr, a, g.lda, b, kcb, in, ld_ws, panel_buf + (i - m0) * nr, nr);
           } else if (trivial && cols == nr) {
             MicrokernelRows(d, mr, a, g.lda, b, kcb, in, ld_ws, g.c + i * g.ldc + j0, g.ldc);
           } else {
             MicrokernelRows(d, mr, a, g.lda, b, kcb, in, ld_ws, tile, nr);
             EpilogueTile(d, tile, nr, mr, cols, g.c, g.ldc, i, j0, g.epilogue);
           }
+        }
+        if (last && gelu_pass) {
+          EpiloguePanelGelu(d, panel_buf, nr, m0, m1, j0, cols, g.c, g.ldc, g.epilogue);
         }
       }
     }

@@ -29,7 +29,11 @@
 // AVX-512 kernel runs at 74-96% of the FMA peak at the ViT shapes (median ~88%), the AVX2 one
 // at 82-97% of the AVX2 peak.
 // Epilogue (bias, GELU erf/tanh, residual) is applied to each MR × NR tile right after its last
-// K block, while the tile is in L1. Ragged edges: the last micro-panel uses an MR' < MR kernel,
+// K block, while the tile is in L1; except bias + GELU without a residual (fc1), whose last K
+// block fills a per-thread buffer of the whole panel (MC × NR) that one epilogue pass then turns
+// into C, four vectors at a time: a GELU is a long dependency chain, and per tile the core could
+// overlap too few of them (docs/performance.md, "Closing the gap between gemm_bench and the
+// forward pass"). Ragged edges: the last micro-panel uses an MR' < MR kernel,
 // the last panel is zero-padded in W and stored through a staging buffer, so nothing outside
 // A[M, K], W, C[M, N] or the residual is read or written.
 //
@@ -130,7 +134,7 @@ void GemmImpl(const float* a, size_t m, size_t lda, const PackedWeights& w, floa
     }
   }
   const size_t sub = SubPanels(block_rows, nr);
-  const size_t ws_floats = GemmWorkspaceFloats(g, block_rows, sub);
+  const size_t ws_floats = GemmRangeWorkspaceFloats(g, block_rows, sub);
   pool.run(m_blocks * n_splits, [&](size_t task, size_t) {
     const size_t mb = task / n_splits, ns = task % n_splits;
     const size_t m0 = mb * block_rows, m1 = std::min(m, m0 + block_rows);

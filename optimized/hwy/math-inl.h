@@ -39,6 +39,13 @@ namespace vitbench::optimized::hwy {
 namespace HWY_NAMESPACE {
 namespace hn = ::hwy::HWY_NAMESPACE;
 
+// f(s) of the header comment, highest degree first (Horner order).
+inline constexpr size_t kErfcPolyTerms = 11;
+inline constexpr float kErfcPoly[kErfcPolyTerms] = {
+    -0.1530061439f,    0.144995308767f,  0.146479343056f,   -0.245090564176f,
+    -0.0532754508656f, 0.295215901533f,  -0.0346552862367f, -0.407398110279f,
+    0.0906908901848f,  1.36873704953f,   -0.558595351134f};
+
 // erfc(z) for z >= 0 (or NaN), given z² separately so that callers can form it exactly.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V ErfcNonNegative(D d, V z, V z2) {
@@ -46,17 +53,8 @@ HWY_INLINE V ErfcNonNegative(D d, V z, V z2) {
   const V zc = hn::Min(z, hn::Set(d, 10.0f));  // the fit's range; see the header comment
   const V t = hn::Div(kOne, hn::MulAdd(zc, hn::Set(d, 0.5f), kOne));
   const V s = hn::Sub(t, hn::Set(d, 7.0f / 12.0f));
-  V p = hn::Set(d, -0.1530061439f);
-  p = hn::MulAdd(p, s, hn::Set(d, 0.144995308767f));
-  p = hn::MulAdd(p, s, hn::Set(d, 0.146479343056f));
-  p = hn::MulAdd(p, s, hn::Set(d, -0.245090564176f));
-  p = hn::MulAdd(p, s, hn::Set(d, -0.0532754508656f));
-  p = hn::MulAdd(p, s, hn::Set(d, 0.295215901533f));
-  p = hn::MulAdd(p, s, hn::Set(d, -0.0346552862367f));
-  p = hn::MulAdd(p, s, hn::Set(d, -0.407398110279f));
-  p = hn::MulAdd(p, s, hn::Set(d, 0.0906908901848f));
-  p = hn::MulAdd(p, s, hn::Set(d, 1.36873704953f));
-  p = hn::MulAdd(p, s, hn::Set(d, -0.558595351134f));
+  V p = hn::Set(d, kErfcPoly[0]);
+  for (size_t i = 1; i < kErfcPolyTerms; ++i) p = hn::MulAdd(p, s, hn::Set(d, kErfcPoly[i]));
   // Exp is 0 below −104 (z > 10.2), where erfc underflows anyway.
   return hn::Mul(t, hn::Exp(d, hn::Sub(p, z2)));
 }
@@ -79,6 +77,48 @@ HWY_INLINE V GeluErf(D d, V x) {
   const V h = hn::Mul(hn::Set(d, 0.5f), ErfcNonNegative(d, z, z2));
   const V phi = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), h, hn::Sub(hn::Set(d, 1.0f), h));
   return hn::Mul(x, phi);
+}
+
+// GeluErf of four vectors at once, bit-identical to four GeluErf calls: the same operations in
+// the same order per lane, only interleaved. One GeluErf is a ~100-cycle dependency chain
+// (division, 11 Horner steps, Exp's polynomial); issued one vector after another, the core
+// overlaps barely two of them (49 cycles per vector on Zen 5, against 33 for this form), so
+// callers with many independent vectors (the GEMM's GELU epilogue) take them four at a time.
+// (Named vectors rather than arrays: sizeless SVE/RVV vectors cannot form arrays.)
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void GeluErf4(D d, V& x0, V& x1, V& x2, V& x3) {
+  const V kOne = hn::Set(d, 1.0f), kHalf = hn::Set(d, 0.5f);
+  V q0, q1, q2, q3, t0, t1, t2, t3, s0, s1, s2, s3, p0, p1, p2, p3;
+#define VB_GELU4(stmt)                                                        \
+  {                                                                          \
+    [[maybe_unused]] V &x = x0, &q = q0, &t = t0, &s = s0, &p = p0;         \
+    stmt                                                                     \
+  }                                                                          \
+  {                                                                          \
+    [[maybe_unused]] V &x = x1, &q = q1, &t = t1, &s = s1, &p = p1;         \
+    stmt                                                                     \
+  }                                                                          \
+  {                                                                          \
+    [[maybe_unused]] V &x = x2, &q = q2, &t = t2, &s = s2, &p = p2;         \
+    stmt                                                                     \
+  }                                                                          \
+  {                                                                          \
+    [[maybe_unused]] V &x = x3, &q = q3, &t = t3, &s = s3, &p = p3;         \
+    stmt                                                                     \
+  }
+  // As GeluErf and ErfcNonNegative: q = x²/2, t = 1/(1 + min(z, 10)/2), s = t − 7/12.
+  VB_GELU4(q = hn::Mul(hn::Mul(x, x), kHalf);
+           const V z = hn::Mul(hn::Abs(x), hn::Set(d, 0.70710678118654752f));
+           t = hn::Div(kOne, hn::MulAdd(hn::Min(z, hn::Set(d, 10.0f)), kHalf, kOne));
+           s = hn::Sub(t, hn::Set(d, 7.0f / 12.0f)); p = hn::Set(d, kErfcPoly[0]);)
+  for (size_t i = 1; i < kErfcPolyTerms; ++i) {
+    const V c = hn::Set(d, kErfcPoly[i]);
+    VB_GELU4(p = hn::MulAdd(p, s, c);)
+  }
+  VB_GELU4(p = hn::Exp(d, hn::Sub(p, q));)
+  VB_GELU4(const V h = hn::Mul(kHalf, hn::Mul(t, p));
+           x = hn::Mul(x, hn::IfThenElse(hn::Lt(x, hn::Zero(d)), h, hn::Sub(kOne, h)));)
+#undef VB_GELU4
 }
 
 // GELU, tanh form: x/2 · (1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), evaluated as the equal

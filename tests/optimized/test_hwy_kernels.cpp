@@ -219,6 +219,19 @@ TEST_P(HwyKernels, GemmEpilogues) {
   }
 }
 
+TEST_P(HwyKernels, GemmGeluEpilogueOverWholeAndRaggedPanels) {
+  // Bias + GELU without a residual (fc1's epilogue) goes through a per-panel buffer and is taken
+  // four rows at a time; M = 197 = 4·49 + 1 leaves a row over, N = 2 panels + 5 (for every
+  // target's panel width, 48 on AVX-512) a ragged panel after two whole ones, K = 300 and 20
+  // both with and without partial sums.
+  for (Epi epi : {Epi::BiasGeluErf, Epi::BiasGeluTanh}) {
+    GemmSetup s{197, 2 * 48 + 5, 300, epi};
+    run_gemm_and_check(s, rng_);
+    s.k = 20;
+    run_gemm_and_check(s, rng_);
+  }
+}
+
 TEST_P(HwyKernels, GemmWithoutProductsIsTheEpilogueOfZero) {
   GemmSetup s{5, 21, 0, Epi::All};
   run_gemm_and_check(s, rng_);
