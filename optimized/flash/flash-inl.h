@@ -61,6 +61,11 @@ inline constexpr size_t kOutVectors = 2;
 // feeds the kernels' broadcasts and loads fast enough.
 inline constexpr size_t kKeyTile = 128;
 
+// How far a key tile's scores may exceed the lagged running max before the tile is redone with
+// the new max (FlashTile): the kept probabilities are then <= e^8 ~ 3e3, far from overflow even
+// summed over 10^30 keys, and float's relative rounding does not care about the scale.
+inline constexpr float kLag = 8.0f;
+
 // Query vectors per tile: kQueryGroups score-kernel widths. More groups let each K and V row
 // loaded serve more queries (K/V traffic per FLOP falls as 1/Br); 2 and 3 groups measured the
 // same as 1 within noise at T = 1025 and 4097 (docs/performance.md), so one group keeps the
@@ -112,13 +117,44 @@ HWY_INLINE void Dispatch2(size_t a, size_t b, F&& f) {
   DispatchOuter<1, MaxA, MaxB>(a, b, f);
 }
 
+// e^x, within ~2 ulp for x in [-87.3, 88], exactly 0 below -87.3 (where e^x leaves the normal
+// range), undefined above 88 (callers discard such results). About 14 vector ops against ~24 for
+// hwy's Exp, which handles the whole float range: after the GEMMs this is the softmax's largest
+// cost (one exp per score). Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2, then e^r by its
+// degree-7 Taylor polynomial (truncation r⁸/8! < 6e-9 relative, below u/8) and 2^n built in the
+// exponent bits. n comes from the round-to-nearest of x·log2e + 1.5·2^23 + 127: that sum's low
+// mantissa bits are n + 127, already the biased exponent, so no float-to-int conversion.
+template <class D>
+HWY_INLINE hn::Vec<D> FastExp(D d, hn::Vec<D> x) {
+  using V = hn::Vec<D>;
+  const hn::RebindToSigned<D> di;
+  const V magic = hn::Set(d, 12582912.0f + 127.0f);
+  const V t = hn::MulAdd(x, hn::Set(d, 1.44269504088896341f), magic);
+  const V n = hn::Sub(t, magic);
+  V r = hn::NegMulAdd(n, hn::Set(d, 0.693145751953125f), x);  // ln2's top 16 bits: n·hi exact
+  r = hn::NegMulAdd(n, hn::Set(d, 1.42860682030941723212e-6f), r);
+  V p = hn::Set(d, 1.0f / 5040.0f);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 720.0f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 120.0f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 24.0f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 6.0f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
+  const V scale = hn::BitCast(d, hn::ShiftLeft<23>(hn::BitCast(di, t)));
+  return hn::IfThenElseZero(hn::Ge(x, hn::Set(d, -87.3f)), hn::Mul(p, scale));
+}
+
 // s[r][v·L..] = Σ_c k[r][c] · qt[c][v·L..] for MR keys (rows of K, stride ldk) and QV query
 // vectors, and mx[v] = max(mx[v], s[r][v]) over the MR keys: the tile's running maximum comes
-// out of the registers instead of a second pass over s.
-template <size_t MR, size_t QV, class D>
+// out of the registers instead of a second pass over s. With Exp set, what is stored is
+// p = e^(s − ref[v]) and sum[v] accumulates it: the softmax's exp pass done on the registers,
+// against a reference max known before the tile (FlashTile's lagged max).
+template <size_t MR, size_t QV, bool Exp, class D>
 HWY_INLINE void ScoreBlock(D d, const float* HWY_RESTRICT k, size_t ldk, size_t head_dim,
                            const float* HWY_RESTRICT qt, size_t br, float* HWY_RESTRICT s,
-                           hn::Vec<D>* HWY_RESTRICT mx) {
+                           hn::Vec<D>* HWY_RESTRICT mx, const hn::Vec<D>* HWY_RESTRICT ref,
+                           hn::Vec<D>* HWY_RESTRICT sum) {
   using V = hn::Vec<D>;
   const size_t L = hn::Lanes(d);
   V acc[MR][QV];
@@ -135,8 +171,14 @@ HWY_INLINE void ScoreBlock(D d, const float* HWY_RESTRICT k, size_t ldk, size_t 
   }
   for (size_t r = 0; r < MR; ++r) {
     for (size_t v = 0; v < QV; ++v) {
-      hn::StoreU(acc[r][v], d, s + r * br + v * L);
       mx[v] = hn::Max(mx[v], acc[r][v]);
+      if constexpr (Exp) {
+        const V p = FastExp(d, hn::Sub(acc[r][v], ref[v]));
+        hn::StoreU(p, d, s + r * br + v * L);
+        sum[v] = hn::Add(sum[v], p);
+      } else {
+        hn::StoreU(acc[r][v], d, s + r * br + v * L);
+      }
     }
   }
 }
@@ -183,17 +225,19 @@ struct TileArgs {
 };
 
 // S^T for keys [key0, key0 + keys) against the query tile, into s; mx gets the column maxima.
-template <class D>
+// With Exp: P^T = e^(S^T − ref) into s instead, and sum gets its column sums (ScoreBlock).
+template <bool Exp = false, class D>
 HWY_INLINE void Scores(D d, const TileArgs& t, const float* qt, size_t qv, size_t key0,
-                       size_t keys, float* s, hn::Vec<D>* mx) {
+                       size_t keys, float* s, hn::Vec<D>* mx, const hn::Vec<D>* ref = nullptr,
+                       hn::Vec<D>* sum = nullptr) {
   const size_t br = QueryTile(), L = hn::Lanes(d);
   for (size_t j = 0; j < keys; j += kScoreRows) {
     const size_t mr = std::min(kScoreRows, keys - j);
     for (size_t g = 0; g < qv; g += kQueryVectors) {
       Dispatch2<kScoreRows, kQueryVectors>(mr, std::min(kQueryVectors, qv - g), [&](auto R, auto QV) {
-        ScoreBlock<decltype(R)::value, decltype(QV)::value>(
+        ScoreBlock<decltype(R)::value, decltype(QV)::value, Exp>(
             d, t.k + (key0 + j) * t.ld, t.ld, t.head_dim, qt + g * L, br, s + j * br + g * L,
-            mx + g);
+            mx + g, Exp ? ref + g : nullptr, Exp ? sum + g : nullptr);  // no offset on null
       });
     }
   }
@@ -235,32 +279,61 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
   const size_t ldv = pad_v ? dp : t.ld;
   for (size_t key0 = 0; key0 < t.tokens; key0 += bc) {
     const size_t keys = std::min(bc, t.tokens - key0);
-    V mx[kTileVectors];
-    for (size_t v = 0; v < kTileVectors; ++v) mx[v] = lowest;
-    Scores(d, t, qt, qv, key0, keys, s, mx);
-
-    // Online softmax: m' = max(m, max_j s), alpha = exp(m − m'), p = exp(s − m'),
-    // l' = alpha·l + Σ_j p. Every exponent is <= 0, so nothing overflows; the largest p of the
-    // row so far is 1, so l >= 1.
-    V m_new[kTileVectors], sum[kTileVectors];
-    for (size_t v = 0; v < qv; ++v) {
-      const V m_old = hn::LoadU(d, m + v * L);
-      m_new[v] = hn::Max(m_old, mx[v]);
-      hn::StoreU(hn::Exp(d, hn::Sub(m_old, m_new[v])), d, alpha + v * L);
-      hn::StoreU(m_new[v], d, m + v * L);
+    V mx[kTileVectors], sum[kTileVectors];
+    for (size_t v = 0; v < kTileVectors; ++v) {
+      mx[v] = lowest;
       sum[v] = hn::Zero(d);
     }
-    for (size_t j = 0; j < keys; ++j) {
-      float* row = s + j * br;
+    // Lagged max: after the first tile the score kernel exponentiates against the running max
+    // m as it stands, so P is written once, from the registers, with no pass over S. The tile
+    // is kept unless some query's max grew past m + kLag: then p <= e^kLag (no overflow, and l
+    // and O simply carry the factor), alpha = 1 and m stays. Otherwise (the first tile, and
+    // rarely later: scores are bounded and the first tiles see most of their range) the tile
+    // is redone the two-pass way with the new max. Either way every exponent the kept P used
+    // is <= kLag and the row's largest p so far is >= 1, so l >= 1.
+    bool redo = key0 == 0;
+    if (!redo) {
+      V ref[kTileVectors];
+      for (size_t v = 0; v < qv; ++v) ref[v] = hn::LoadU(d, m + v * L);
+      Scores<true>(d, t, qt, qv, key0, keys, s, mx, ref, sum);
+      const V lag = hn::Set(d, kLag);
       for (size_t v = 0; v < qv; ++v) {
-        const V p = hn::Exp(d, hn::Sub(hn::LoadU(d, row + v * L), m_new[v]));
-        hn::StoreU(p, d, row + v * L);
-        sum[v] = hn::Add(sum[v], p);
+        redo = redo || !hn::AllFalse(d, hn::Gt(mx[v], hn::Add(ref[v], lag)));
+      }
+      if (!redo) {
+        for (size_t v = 0; v < qv; ++v) {
+          hn::StoreU(hn::Set(d, 1.0f), d, alpha + v * L);
+          hn::StoreU(hn::Add(hn::LoadU(d, l + v * L), sum[v]), d, l + v * L);
+        }
       }
     }
-    for (size_t v = 0; v < qv; ++v) {
-      const V a = hn::LoadU(d, alpha + v * L);
-      hn::StoreU(hn::MulAdd(a, hn::LoadU(d, l + v * L), sum[v]), d, l + v * L);
+    if (redo) {
+      // Online softmax: m' = max(m, max_j s), alpha = exp(m − m'), p = exp(s − m'),
+      // l' = alpha·l + Σ_j p. Every exponent is <= 0, so nothing overflows.
+      for (size_t v = 0; v < kTileVectors; ++v) {
+        mx[v] = lowest;
+        sum[v] = hn::Zero(d);
+      }
+      Scores(d, t, qt, qv, key0, keys, s, mx);
+      V m_new[kTileVectors];
+      for (size_t v = 0; v < qv; ++v) {
+        const V m_old = hn::LoadU(d, m + v * L);
+        m_new[v] = hn::Max(m_old, mx[v]);
+        hn::StoreU(FastExp(d, hn::Sub(m_old, m_new[v])), d, alpha + v * L);
+        hn::StoreU(m_new[v], d, m + v * L);
+      }
+      for (size_t j = 0; j < keys; ++j) {
+        float* row = s + j * br;
+        for (size_t v = 0; v < qv; ++v) {
+          const V p = FastExp(d, hn::Sub(hn::LoadU(d, row + v * L), m_new[v]));
+          hn::StoreU(p, d, row + v * L);
+          sum[v] = hn::Add(sum[v], p);
+        }
+      }
+      for (size_t v = 0; v < qv; ++v) {
+        const V a = hn::LoadU(d, alpha + v * L);
+        hn::StoreU(hn::MulAdd(a, hn::LoadU(d, l + v * L), sum[v]), d, l + v * L);
+      }
     }
 
     const float* vrows = t.v + key0 * t.ld;
@@ -318,7 +391,7 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
         float* row = s + j * br;
         for (size_t v = 0; v < qv; ++v) {
           const V shifted = hn::Sub(hn::LoadU(d, row + v * L), hn::LoadU(d, m + v * L));
-          const V p = hn::Exp(d, hn::Sub(shifted, hn::LoadU(d, log_l + v * L)));
+          const V p = FastExp(d, hn::Sub(shifted, hn::LoadU(d, log_l + v * L)));
           hn::StoreU(p, d, row + v * L);
         }
       }

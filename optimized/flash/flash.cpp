@@ -1,10 +1,18 @@
 // Flash-style multi-head attention: tiles of Br queries meet tiles of Bc keys and values, with
 // an online softmax, so the T×T score matrix never exists. Per (image, head, query tile) task:
 //   qt = (Q_tile/√d)ᵀ                                  [d][Br], packed once per task
-//   for each key tile:  Sᵀ = K_tile·qt                   [Bc][Br]   (score kernel, 8×3 vectors)
-//                       m' = max(m, max_j s), α = exp(m − m'), P = exp(Sᵀ − m')
-//                       l = α·l + Σ_j P,  O = α·O + Pᵀ·V_tile      (output kernel, 6×4 vectors)
+//   for each key tile:  Pᵀ = exp(K_tile·qt − m)            [Bc][Br]   (score kernel, 8×3 vectors,
+//                                                                   exp on its accumulators)
+//                       if max_j s <= m + 8:  l += Σ_j P,  O += Pᵀ·V_tile  (output kernel, 6×4)
+//                       else (and for the first tile), two passes: Sᵀ = K_tile·qt,
+//                         m' = max(m, max_j s), α = exp(m − m'), P = exp(Sᵀ − m'),
+//                         l = α·l + Σ_j P,  O = α·O + Pᵀ·V_tile,  m = m'
 //   out = O / l,  lse = m + log l
+// The lagged max m (rescale only when a tile's max passes it by 8, as FlashAttention-3 does)
+// lets the score kernel write probabilities straight from its registers: no pass over Sᵀ to
+// find the max and exponentiate, and no rescale of O, on all but the first and rare tiles.
+// The kept probabilities are <= e^8, so nothing overflows; l >= 1 still (the key that set m
+// has p >= 1). exp is FastExp (flash-inl.h): ~14 vector ops where hwy's Exp takes ~24.
 // K and V are read in place from the qkv activations (K's elements are broadcast, V's rows
 // loaded), so nothing of the head is packed or copied except the query tile. Scores are stored
 // transposed (one key per row, queries across lanes): the per-query max and sum over keys are
@@ -25,7 +33,9 @@
 //        rescaled and stored, the output kernel's prologue and epilogue: ~2·Br·dp memory ops
 //        and ~60 cycles per tile) matter more than Sᵀ and V spilling to L2 (1 MiB, 64 B/cycle),
 //        and beyond 128 the gain is within noise while a 197-token sequence still exercises
-//        the online rescale. At Bc = 128 the resident set is 24 + 56 KiB: L1 + L2.
+//        the online rescale. At Bc = 128 the resident set is 24 + 56 KiB: L1 + L2. With the
+//        exp fused into the score kernel (fewer per-tile costs) Bc = 256 measured slower at 1
+//        thread (119–130 against 135–154 GFLOP/s) and equal at 2, so 128 stays.
 //   AVX2/SSE4 (16 registers): Br = 2 vectors (16 / 8 queries), 6×2 kernels, Bc = 128.
 // Bc is a runtime parameter (flash::Options::key_tile) so the tests can vary it; Br is the
 // kernels' compile-time register blocking.
@@ -43,12 +53,12 @@
 // pre-scaled q, ~√d·u relative to |q|·|k|/√d, one extra rounding for the scale. The softmax
 // turns an absolute score error δ into a relative error ~δ of each probability; with scores of
 // size σ that is ~σ·√d·u. The online rescaling multiplies each accumulator by at most T/Bc
-// factors α ≤ 1, each exact to ~1 ulp (Exp), and l and O are rescaled by the same α, so the
+// factors α ≤ 1, each exact to ~2 ulp (FastExp), and l and O are rescaled by the same α, so the
 // rescale errors cancel to first order in O/l except the ~(T/Bc)·u of the repeated roundings
 // of O and l. P·V and the sum l add a T-long float sum each, ~√T·u (random signs) and ≤ T·u
 // (positive terms; in practice the per-tile partial sums keep it near √T·u). The tests derive
 // their tolerance from these terms (tests/optimized/test_flash_attention.cpp).
-// Large logits: every exponent is s − m ≤ 0 with m the running max, so nothing overflows;
+// Large logits: every exponent is s − m ≤ 8 with m the lagged running max, so nothing overflows;
 // logits of ±1e4 give probabilities of exactly 0 or 1/ties, as the reference does.
 #include <algorithm>
 #include <cmath>

@@ -398,6 +398,33 @@ TEST_P(FlashAttention, OneDominantKey) {
   }
 }
 
+// Scores rising key after key, so that every key tile's max passes the running max: by ~5 per
+// tile (below the lag of 8: the tile's probabilities are kept against the stale max, up to
+// e^5) and by ~20 (past it: every tile is redone with the new max and O rescaled), with the
+// dominant key last, in the final tile. Both paths must match the reference to the same bound.
+TEST_P(FlashAttention, ScoresGrowingAcrossKeyTiles) {
+  const size_t bc = tiles(64).key_rows;
+  for (double per_tile : {5.0, 20.0}) {
+    for (size_t key_tile : {bc, size_t{8}}) {
+      const size_t T = 3 * key_tile + 5;
+      Problem p = random_problem(rng_, 1, T, 2, 64, 0.3f);
+      const double slope = per_tile / static_cast<double>(key_tile);
+      for (size_t h = 0; h < p.heads; ++h) {
+        for (size_t r = 0; r < T; ++r) {
+          p.at(r, p.col(0, h, 0)) = 1.0f;
+          p.at(r, p.col(1, h, 0)) = static_cast<float>(slope * static_cast<double>(r) * 8.0);
+        }
+      }
+      const Expected e = reference_answer(p);
+      const Result r = run_flash(p, 2, key_tile, true);
+      for (float x : r.out) ASSERT_TRUE(std::isfinite(x));
+      check(p, r, e, key_tile);
+      // Determinism holds on both paths.
+      EXPECT_EQ(run_flash(p, 1, key_tile, true).out, r.out) << "per tile " << per_tile;
+    }
+  }
+}
+
 // Workspace: one query tile's state per worker, the same at every sequence length, against one
 // T×T score matrix per worker for the materialized kernels.
 TEST_P(FlashAttention, WorkspaceDoesNotGrowWithTokens) {
