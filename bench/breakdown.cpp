@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "bench/text_table.h"
 #include "core/error.h"
 #include "core/flops.h"
 #include "core/weights.h"
@@ -18,17 +19,6 @@ std::string dims(std::initializer_list<size_t> ds) {
   std::string s;
   for (size_t d : ds) s += (s.empty() ? "" : "x") + std::to_string(d);
   return s;
-}
-
-std::string fixed(double v, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", decimals, v);
-  return text;
-}
-
-std::string pad(const std::string& s, size_t width, bool left = false) {
-  if (s.size() >= width) return s;
-  return left ? s + std::string(width - s.size(), ' ') : std::string(width - s.size(), ' ') + s;
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/text_table.h"
+
 namespace vitbench::bench {
 namespace {
 
@@ -46,17 +48,6 @@ double to_ms(double value, const std::string& unit) {
   if (unit == "us") return value * 1e-3;
   if (unit == "s") return value * 1e3;
   return value;
-}
-
-std::string fixed(double v, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", decimals, v);
-  return text;
-}
-
-std::string pad(const std::string& s, size_t width, bool left = false) {
-  if (s.size() >= width) return s;
-  return left ? s + std::string(width - s.size(), ' ') : std::string(width - s.size(), ' ') + s;
 }
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include "optimized/kernel_set.h"
 #include "optimized/thread_pool.h"
 #include "reference/ops.h"
+#include "tests/optimized/test_seed.h"
 
 namespace vitbench::optimized::flash {
 namespace {
@@ -42,28 +43,7 @@ namespace {
 constexpr double kU = 0x1p-24;  // float32 unit roundoff
 constexpr float kSentinel = 12345.0f;
 
-uint64_t base_seed() {
-  static const uint64_t seed = [] {
-    uint64_t s;
-    if (const char* env = std::getenv("VITBENCH_TEST_SEED")) {
-      s = std::strtoull(env, nullptr, 10);
-    } else {
-      s = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-    }
-    std::cout << "[flash_tests] seed " << s << " (VITBENCH_TEST_SEED=" << s << " repeats it)\n";
-    return s;
-  }();
-  return seed;
-}
-
-// One generator per test, from the base seed and the test's full name (target included).
-std::mt19937_64 test_rng() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string(info->test_suite_name()) + "." + info->name();
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  return std::mt19937_64(base_seed() ^ h);
-}
+std::mt19937_64 test_rng() { return test_seed::test_rng("flash_tests"); }
 
 // One attention problem: images × tokens rows of q|k|v (row stride 3D + 3, one float of offset)
 // and the outputs of one flash run.

@@ -25,34 +25,14 @@
 #include "optimized/hwy/kernels.h"
 #include "optimized/thread_pool.h"
 #include "reference/ops.h"
+#include "tests/optimized/test_seed.h"
 
 namespace vitbench::optimized::hwy {
 namespace {
 
 constexpr double kU = 0x1p-24;  // float32 unit roundoff
 
-uint64_t base_seed() {
-  static const uint64_t seed = [] {
-    uint64_t s;
-    if (const char* env = std::getenv("VITBENCH_TEST_SEED")) {
-      s = std::strtoull(env, nullptr, 10);
-    } else {
-      s = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-    }
-    std::cout << "[hwy_tests] seed " << s << " (VITBENCH_TEST_SEED=" << s << " repeats it)\n";
-    return s;
-  }();
-  return seed;
-}
-
-// One generator per test, from the base seed and the test's full name (target included).
-std::mt19937_64 test_rng() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string(info->test_suite_name()) + "." + info->name();
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  return std::mt19937_64(base_seed() ^ h);
-}
+std::mt19937_64 test_rng() { return test_seed::test_rng("hwy_tests"); }
 
 std::vector<float> uniform(std::mt19937_64& rng, size_t n, float lo = -1, float hi = 1) {
   std::uniform_real_distribution<float> dist(lo, hi);
