@@ -49,11 +49,9 @@ build() {  # build DIR [cmake options...]
 asan_suite() {
   echo "== AddressSanitizer + UBSan build, warnings as errors"
   build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
-  # Tests labelled slow (the largest golden cases) run in the Release suite only: under the
-  # sanitizers they take minutes and exercise no code path the other cases miss.
   echo "== test suite (ASan + UBSan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
 }
 
 if [ "$mode" = test ]; then
