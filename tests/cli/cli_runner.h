@@ -26,6 +26,16 @@ inline std::string quote(const std::string& s) {
   return q + "'";
 }
 
+// The non-empty lines of a command's output (what a one-line-error check counts).
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream s;

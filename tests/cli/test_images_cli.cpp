@@ -140,15 +140,6 @@ core::Tensor to_input(const std::vector<RgbImage>& views, const Normalisation& n
   return t;
 }
 
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
 class ImagesCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -370,7 +361,7 @@ TEST_F(ImagesCli, JsonIsOneDocumentConsistentWithTheLogits) {
   // top logit leads the runner-up by far more than float32 rounding can move either.
   const CliResult listed = run_cli({"backends"}, dir_);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  for (const std::string& backend : lines(listed.out)) {
+  for (const std::string& backend : lines_of(listed.out)) {
     SCOPED_TRACE(backend);
     const CliResult b = run_cli({"infer", "--model", model_dir_, "--image", files[0], files[1], "--json",
                                  "--backend", backend, "--threads", "2"},
@@ -503,7 +494,7 @@ TEST_F(ImagesCli, EveryBackendsAttentionMapsMatchTheReference) {
 
   const CliResult listed = run_cli({"backends"}, dir_);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  const std::vector<std::string> backends = lines(listed.out);
+  const std::vector<std::string> backends = lines_of(listed.out);
   ASSERT_GE(backends.size(), 2u);
   ASSERT_EQ(backends[0], "reference");
   for (const Case& c : cases) {

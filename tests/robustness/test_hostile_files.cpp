@@ -488,15 +488,6 @@ std::vector<Hostile> hostile_inputs() {
   return list;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
 class HostileThroughTheCli : public ::testing::TestWithParam<Hostile> {};
 
 TEST_P(HostileThroughTheCli, ExitsTwoWithOneLineNamingTheFile) {

@@ -305,15 +305,6 @@ TEST_P(NonFinite, Float32OverflowIsReportedWhereTheReferenceStaysFinite) {
 // What a user sees: `vitbench infer` must not print probabilities computed from NaN. A backend
 // whose logits are not finite ends the run with exit code 2 and one line naming the backend and
 // the tap where NaN or Inf first appeared (found by re-running with every tap recorded).
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
 TEST_P(NonFinite, InferRefusesToPrintNonFiniteLogitsAndNamesTheTap) {
   const std::string& backend = GetParam();
   testing::TempDir dir;
@@ -331,7 +322,7 @@ TEST_P(NonFinite, InferRefusesToPrintNonFiniteLogitsAndNamesTheTap) {
     return;
   }
   EXPECT_EQ(r.exit_code, 2) << "stdout:\n" << r.out << "stderr:\n" << r.err;
-  ASSERT_EQ(lines_of(r.err).size(), 1u) << r.err;
+  ASSERT_EQ(testing::lines_of(r.err).size(), 1u) << r.err;
   EXPECT_NE(r.err.find(backend), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("block.0.out"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("nan"), std::string::npos) << "printed NaN probabilities:\n" << r.out;
