@@ -359,7 +359,7 @@ TEST(BenchPeers, AnUnknownPeerIsRefusedBeforeAnyWork) {
 
   // The command: exit code 2 and one line on stderr naming the option.
   const testing::CommandResult r = testing::run_command(
-      {VITBENCH_BENCH_CLI, "bench", "--models", kPreset, "--peers", "torch,nope", "--reports-dir",
+      {VITBENCH_CLI, "bench", "--models", kPreset, "--peers", "torch,nope", "--reports-dir",
        dir.path()});
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;

@@ -16,7 +16,7 @@ using testing::fixture;
 using testing::TempDir;
 
 CommandResult vitbench(const std::vector<std::string>& args, const TempDir& dir) {
-  return testing::run_command(VITBENCH_REPORTS_CLI, args, dir);
+  return testing::run_command(VITBENCH_CLI, args, dir);
 }
 
 void expect_refused(const CommandResult& r, const std::string& names, const std::string& problem) {
@@ -146,19 +146,6 @@ TEST(DashboardCli, WritesThePageAndWarnsAboutSkippedReports) {
   expect_refused(vitbench({"dashboard", dir / "nowhere", "-o", out}, dir), "nowhere", "no such file or folder");
   expect_refused(vitbench({"dashboard", dir / "reports", "-o", dir / "no/dir/index.html"}, dir),
                  "index.html", "does not exist");
-}
-
-// Once the lead wires these commands into the real binary, it must behave the same.
-TEST(RealCli, CompareIsWiredIn) {
-  TempDir dir;
-  const CommandResult help = testing::run_command(VITBENCH_CLI, {"compare", "--help"}, dir);
-  if (help.exit_code != 0) {
-    GTEST_SKIP() << "the vitbench binary has no compare command yet (cli/main.cpp not wired): "
-                 << help.err;
-  }
-  EXPECT_EQ(testing::run_command(VITBENCH_CLI, {"compare", fixture("base.json"), fixture("new_slow.json")}, dir)
-                .exit_code,
-            1);
 }
 
 }  // namespace
