@@ -126,8 +126,11 @@ void check_png(std::string_view bytes, const std::string& where) {
 // Debian's stb_image (a 2022 snapshot) trusts a DHT table's 16 code counts: more than 256 codes
 // in one table write past its fixed-size arrays (stbi__build_huffman; found by tests/fuzz, fixed
 // upstream later). Each table must hold at most 256 codes and lie wholly inside its segment, so
-// the tables stb reads are exactly the ones checked here.
-void check_huffman_tables(const unsigned char* p, size_t length, const std::string& where) {
+// the tables stb reads are exactly the ones checked here. The tables defined so far are marked
+// in `defined` ([class][id]; stb refuses classes above 1 and ids above 3 itself).
+using HuffmanTables = bool[2][4];
+void check_huffman_tables(const unsigned char* p, size_t length, HuffmanTables& defined,
+                          const std::string& where) {
   size_t pos = 0;
   while (pos < length) {
     if (length - pos < 17) fail(where, "corrupt JPEG (Huffman table cut short)");
@@ -137,7 +140,31 @@ void check_huffman_tables(const unsigned char* p, size_t length, const std::stri
       fail(where, "corrupt JPEG (Huffman table of " + std::to_string(codes) + " codes, more than 256)");
     }
     if (length - pos - 17 < codes) fail(where, "corrupt JPEG (Huffman table cut short)");
+    const unsigned table_class = p[pos] >> 4, id = p[pos] & 15;
+    if (table_class <= 1 && id <= 3) defined[table_class][id] = true;
     pos += 17 + codes;
+  }
+}
+
+// stb_image also decodes a scan with a Huffman table no DHT has defined, reading its tables from
+// uninitialised memory (found by tests/fuzz: a symbol index of -988): every table a scan uses
+// must have been defined before it. A scan whose spectrum starts at 0 decodes DC coefficients
+// (DC table), one that ends above 0 AC coefficients (AC table); a baseline scan does both.
+void check_scan_tables(const unsigned char* p, size_t length, const HuffmanTables& defined,
+                       const std::string& where) {
+  if (length < 1) fail(where, "corrupt JPEG (empty scan header)");
+  const size_t components = p[0];
+  if (length < 1 + 2 * components + 3) fail(where, "corrupt JPEG (scan header cut short)");
+  const unsigned spectrum_start = p[1 + 2 * components], spectrum_end = p[2 + 2 * components];
+  for (size_t c = 0; c < components; ++c) {
+    const unsigned dc = p[2 + 2 * c] >> 4, ac = p[2 + 2 * c] & 15;
+    const bool dc_missing = spectrum_start == 0 && (dc > 3 || !defined[0][dc]);
+    const bool ac_missing = spectrum_end > 0 && (ac > 3 || !defined[1][ac]);
+    if (dc_missing || ac_missing) {
+      fail(where, std::string("corrupt JPEG (a scan uses ") + (dc_missing ? "DC" : "AC") +
+                      " Huffman table " + std::to_string(dc_missing ? dc : ac) +
+                      ", which no DHT segment defines before it)");
+    }
   }
 }
 
@@ -146,6 +173,7 @@ void check_jpeg(std::string_view bytes, const std::string& where) {
   const size_t n = bytes.size();
   const std::string truncated = "truncated JPEG (no end-of-image marker)";
   size_t pos = 2;
+  HuffmanTables defined = {};
   for (;;) {
     while (pos < n && p[pos] != 0xff) ++pos;
     while (pos < n && p[pos] == 0xff) ++pos;  // a marker may be preceded by fill bytes
@@ -166,7 +194,8 @@ void check_jpeg(std::string_view bytes, const std::string& where) {
       const uint64_t width = uint64_t(p[pos + 5]) << 8 | p[pos + 6];
       check_dimensions(width, height == 0 ? 1 : height, "JPEG", where);  // 0: given later (DNL)
     }
-    if (marker == 0xc4) check_huffman_tables(p + pos + 2, length - 2, where);  // DHT
+    if (marker == 0xc4) check_huffman_tables(p + pos + 2, length - 2, defined, where);  // DHT
+    if (marker == 0xda) check_scan_tables(p + pos + 2, length - 2, defined, where);      // SOS
     pos += length;
     if (marker != 0xda) continue;  // SOS: entropy-coded data follows, up to the next marker
     for (;;) {

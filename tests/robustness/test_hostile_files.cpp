@@ -271,6 +271,17 @@ TEST_F(HostileLibrary, JpegHuffmanTableOfMoreThan256CodesIsRefusedBeforeStbReads
                  {"dht.jpg", "Huffman table of 289 codes"});
 }
 
+TEST_F(HostileLibrary, JpegScanUsingAnUndefinedHuffmanTableIsRefusedBeforeStbReadsIt) {
+  // Found by tests/fuzz (fuzz_image, the input is kept in its corpus): a progressive JPEG whose AC
+  // scan names AC table 1, which no DHT defines; Debian's stb_image then decodes with tables
+  // from uninitialised memory (UBSan: index -988 into a 256-entry array).
+  const std::string jpeg = slurp(std::string(VITBENCH_SOURCE_DIR) +
+                                 "/tests/fuzz/corpus/image/regress_jpeg_scan_uses_undefined_huffman_table");
+  ASSERT_GT(jpeg.size(), 400u);
+  expect_message(error_of([&] { imaging::decode_image(jpeg, "scan.jpg"); }),
+                 {"scan.jpg", "AC Huffman table 1, which no DHT segment defines before it"});
+}
+
 TEST_F(HostileLibrary, LabelsAndNamesWithControlCharactersStayOnOneLine) {
   // Found by tests/fuzz (fuzz_config): names from the file were quoted raw.
   const json base = core::config_to_json(small_config());
