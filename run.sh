@@ -36,10 +36,10 @@ if ((${#missing[@]})); then
 fi
 
 jobs="$(nproc)"
-build() {  # build DIR [cmake options...]
-  local dir="$1"; shift
+build() {  # build DIR TARGET [cmake options...]   (TARGET all: everything, the tests included)
+  local dir="$1" target="$2"; shift 2
   cmake -S . -B "$dir" -DVITBENCH_WERROR=ON "$@" >/dev/null
-  cmake --build "$dir" -j"$jobs"
+  cmake --build "$dir" -j"$jobs" --target "$target"
 }
 
 # Tests that call python3 want Debian's, which sees the python3-* packages installed above (a
@@ -48,7 +48,7 @@ build() {  # build DIR [cmake options...]
 
 asan_suite() {
   echo "== AddressSanitizer + UBSan build, warnings as errors"
-  build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
+  build build-asan all -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
   echo "== test suite (ASan + UBSan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
@@ -56,7 +56,7 @@ asan_suite() {
 
 if [ "$mode" = test ]; then
   echo "== Release build, warnings as errors"
-  build build
+  build build all
   echo "== test suite (Release)"
   ctest --test-dir build --output-on-failure -j"$jobs"
   asan_suite
@@ -65,7 +65,7 @@ if [ "$mode" = test ]; then
 elif [ "$mode" = asan ]; then
   asan_suite
 else
-  build build
+  build build vitbench  # the main job needs the command only; `./run.sh test` builds the rest
   # The main job: verify every backend against the goldens, benchmark the default model on every
   # backend at this machine's thread count, write the report to reports/, print the summary.
   ./build/cli/vitbench bench

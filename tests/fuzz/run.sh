@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan, every library instrumented) in their own
-# build folder and runs each for SECONDS (default 20), one after another, on a scratch copy of its
-# checked-in seed corpus and with its dictionary. Exits non-zero as soon as a target crashes,
-# leaks, hits undefined behaviour or breaks the readers' error contract (tests/fuzz/fuzz_util.h);
+# build folder and runs each for SECONDS (default 20), one per core at a time, on a scratch copy
+# of its checked-in seed corpus and with its dictionary. Exits non-zero when a target crashed,
+# leaked, hit undefined behaviour or broke the readers' error contract (tests/fuzz/fuzz_util.h);
 # the input that did it is kept in $VITBENCH_FUZZ_OUT/<target>/ and printed as a replay command.
 #
 #   tests/fuzz/run.sh [SECONDS]
 # Environment: VITBENCH_FUZZ_BUILD (default build-fuzz), VITBENCH_FUZZ_OUT (default
-# build-fuzz/fuzz-out), VITBENCH_FUZZ_TARGETS (a space-separated subset), JOBS (build jobs).
+# build-fuzz/fuzz-out), VITBENCH_FUZZ_TARGETS (a space-separated subset), JOBS (build jobs),
+# FUZZ_JOBS (targets run at once; default: the number of cores).
 set -euo pipefail
 seconds="${1:-20}"
 [[ "$seconds" =~ ^[0-9]+$ ]] && ((seconds > 0)) || { echo "usage: tests/fuzz/run.sh [SECONDS]" >&2; exit 2; }
@@ -35,22 +36,40 @@ cmake --build "$build" -j"${JOBS:-$(nproc)}" --target "${targets[@]}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=0:malloc_limit_mb=2048"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
-failed=()
-for t in "${targets[@]}"; do
-  name="${t#fuzz_}"
-  seeds="tests/fuzz/corpus/$name"
-  dict="tests/fuzz/dict/$name.dict"
-  work="$out/$t"
+# One target: fuzz it into a scratch corpus (the checked-in seeds are read only), leaving its log
+# and its exit status in its work folder.
+fuzz_one() {
+  local t="$1" name="${1#fuzz_}"
+  local seeds="tests/fuzz/corpus/$name" dict="tests/fuzz/dict/$name.dict" work="$out/$1"
   rm -rf "$work"
   mkdir -p "$work/corpus" "$work/artifacts"
-  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -print_final_stats=1
-        -artifact_prefix="$work/artifacts/")
+  local args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -print_final_stats=1
+              -artifact_prefix="$work/artifacts/")
   [ -f "$dict" ] && args+=(-dict="$dict")
-  echo "== fuzz: $t for ${seconds}s (seeds: $seeds)"
-  # New inputs go to the scratch corpus; the checked-in seeds are read only.
-  if "$build/tests/fuzz/$t" "${args[@]}" "$work/corpus" "$seeds" >"$work/log" 2>&1; then
-    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)" "$work/log" | tr '\n' ' ' || true
-    echo
+  local status=0
+  "$build/tests/fuzz/$t" "${args[@]}" "$work/corpus" "$seeds" >"$work/log" 2>&1 || status=$?
+  echo "$status" >"$work/status"
+}
+
+# libFuzzer runs one process on one core: the targets run side by side, one per core.
+parallel="${FUZZ_JOBS:-$(nproc)}"
+echo "== fuzz: ${#targets[@]} targets for ${seconds}s each, $parallel at a time"
+running=0
+for t in "${targets[@]}"; do
+  if ((running >= parallel)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  fuzz_one "$t" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+for t in "${targets[@]}"; do
+  work="$out/$t"
+  if [ "$(cat "$work/status" 2>/dev/null)" = 0 ]; then
+    echo "$t: $(grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)" "$work/log" | tr '\n' ' ')"
   else
     failed+=("$t")
     echo "!! $t FAILED; the end of its log ($work/log):"
