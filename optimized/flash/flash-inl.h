@@ -280,10 +280,13 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
   for (size_t key0 = 0; key0 < t.tokens; key0 += bc) {
     const size_t keys = std::min(bc, t.tokens - key0);
     V mx[kTileVectors], sum[kTileVectors];
-    for (size_t v = 0; v < kTileVectors; ++v) {
-      mx[v] = lowest;
-      sum[v] = hn::Zero(d);
-    }
+    const auto clear_tile_stats = [&] {
+      for (size_t v = 0; v < kTileVectors; ++v) {
+        mx[v] = lowest;
+        sum[v] = hn::Zero(d);
+      }
+    };
+    clear_tile_stats();
     // Lagged max: after the first tile the score kernel exponentiates against the running max
     // m as it stands, so P is written once, from the registers, with no pass over S. The tile
     // is kept unless some query's max grew past m + kLag: then p <= e^kLag (no overflow, and l
@@ -310,10 +313,7 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
     if (redo) {
       // Online softmax: m' = max(m, max_j s), alpha = exp(m − m'), p = exp(s − m'),
       // l' = alpha·l + Σ_j p. Every exponent is <= 0, so nothing overflows.
-      for (size_t v = 0; v < kTileVectors; ++v) {
-        mx[v] = lowest;
-        sum[v] = hn::Zero(d);
-      }
+      clear_tile_stats();
       Scores(d, t, qt, qv, key0, keys, s, mx);
       V m_new[kTileVectors];
       for (size_t v = 0; v < qv; ++v) {

@@ -22,10 +22,10 @@ namespace {
 using nlohmann::json;
 
 std::vector<std::string> bench_command(const std::string& model, const std::string& reports) {
-  return {VITBENCH_CLI, "bench",          "--models",      model,       "--ops",
-          "gelu,layer_norm",  "--backends",     "hwy,reference", "--threads", "1",
-          "--batch",          "1",              "--repetitions", "2",         "--min-time",
-          "0.01",             "--reports-dir",  reports,         "--no-golden"};
+  return {VITBENCH_CLI,    "bench",         "--models",      model,       "--ops",
+          "gelu,layer_norm", "--backends",    "hwy,reference", "--threads", "1",
+          "--batch",         "1",             "--repetitions", "2",         "--min-time",
+          "0.01",            "--reports-dir", reports,         "--no-golden"};
 }
 
 // Every file in `dir` must be a complete, valid report.
