@@ -117,11 +117,13 @@ double Peaks::fma_for(size_t threads) const {
   return best->second * static_cast<double>(threads) / static_cast<double>(best->first);
 }
 
-double measure_fma_gflops(size_t threads, double seconds) {
+FmaPeak measure_fma_peak(size_t threads, double seconds, int trials) {
   threads = std::max<size_t>(threads, 1);
+  trials = std::max(trials, 1);
   const double flops_per_iteration =
       static_cast<double>(HWY_DYNAMIC_DISPATCH(FlopsPerIteration)());
-  // Calibrate on one thread so each of the five trials lasts about seconds / 5.
+  // Calibrate on one thread so each trial lasts about seconds / trials.
+  const double trial_seconds = seconds / trials;
   uint64_t iterations = 1 << 16;
   for (;;) {
     const Clock::time_point t0 = Clock::now();
@@ -129,24 +131,29 @@ double measure_fma_gflops(size_t threads, double seconds) {
     const double elapsed = seconds_since(t0);
     if (elapsed > 0.005 || iterations > (uint64_t{1} << 40)) {
       iterations = static_cast<uint64_t>(
-          std::max(1.0, static_cast<double>(iterations) * (seconds / 5) / std::max(elapsed, 1e-9)));
+          std::max(1.0, static_cast<double>(iterations) * trial_seconds / std::max(elapsed, 1e-9)));
       break;
     }
     iterations *= 4;
   }
-  // The best trial: noise (other processes, frequency ramps) can only make a trial slower, and
-  // a ceiling is what the hardware can do.
-  double best = 0;
-  for (int trial = 0; trial < 5; ++trial) {
+  std::vector<double> rates;
+  for (int trial = 0; trial < trials; ++trial) {
     std::vector<float> results(threads);
     const double elapsed = timed_parallel(threads, [&](size_t t) {
       results[t] = HWY_DYNAMIC_DISPATCH(FmaChains)(iterations, 1.0f + 0.001f * t);
     });
     for (float r : results) g_sink.store(g_sink.load() + r);
-    best = std::max(best, flops_per_iteration * static_cast<double>(iterations) *
-                              static_cast<double>(threads) / elapsed * 1e-9);
+    rates.push_back(flops_per_iteration * static_cast<double>(iterations) *
+                    static_cast<double>(threads) / elapsed * 1e-9);
   }
-  return best;
+  std::sort(rates.begin(), rates.end());
+  // The best trial is the ceiling: noise (other processes, frequency ramps) can only make a
+  // trial slower. The median says how noisy the machine was.
+  return {rates.back(), rates[rates.size() / 2]};
+}
+
+double measure_fma_gflops(size_t threads, double seconds) {
+  return measure_fma_peak(threads, seconds, 5).best_gflops;
 }
 
 namespace {

@@ -35,7 +35,16 @@ struct PeakOptions {
 Peaks measure_peaks(const std::vector<size_t>& thread_counts, size_t last_level_cache_bytes,
                     const PeakOptions& options = {});
 
-double measure_fma_gflops(size_t threads, double seconds);
+struct FmaPeak {
+  double best_gflops = 0;    // the best trial: what the FMA units can do
+  double median_gflops = 0;  // the median trial: how noisy the machine was
+};
+
+// `threads` threads, created first and then released together (so thread start-up and the
+// scheduler's spreading of new threads stay out of the timing), `trials` trials sharing about
+// `seconds`.
+FmaPeak measure_fma_peak(size_t threads, double seconds, int trials);
+double measure_fma_gflops(size_t threads, double seconds);  // the best of 5 trials
 double measure_bandwidth_gbs(size_t threads, size_t bytes, double seconds);
 
 // {"fma_gflops": {"1": 92.0, "2": 176.0}, "bandwidth_gbs": {"1": 12.0, "2": 19.5}}

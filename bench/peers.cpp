@@ -167,9 +167,12 @@ const std::vector<std::string>& peer_names() {
 PeerSpec find_peer(const std::string& name) {
   const std::string dir = std::string(VITBENCH_SOURCE_DIR) + "/bench/peers/";
   // Debian's python3-torch lives in the system interpreter; a pyenv or venv python3 first on
-  // PATH usually lacks it, so the system one is named outright.
-  if (name == "torch") return {name, {"/usr/bin/python3", dir + "torch_peer.py"}};
-  if (name == "onnxruntime") return {name, {"/usr/bin/python3", dir + "onnxruntime_peer.py"}};
+  // PATH usually lacks it, so the system one is named outright, unless VITBENCH_PEER_PYTHON
+  // names another (a venv with another PyTorch, on a machine that is not Debian).
+  const char* chosen = std::getenv("VITBENCH_PEER_PYTHON");
+  const std::string python = chosen && *chosen ? chosen : "/usr/bin/python3";
+  if (name == "torch") return {name, {python, dir + "torch_peer.py"}};
+  if (name == "onnxruntime") return {name, {python, dir + "onnxruntime_peer.py"}};
   std::string known;
   for (const std::string& n : peer_names()) known += (known.empty() ? "" : ", ") + n;
   core::fail("--peers", "unknown peer \"" + name + "\" (known: " + known + ")");

@@ -13,7 +13,7 @@
 // per-thread T×T scores plus packed K and V, which it keeps in thread-local buffers and so reports
 // as 0 through AttentionKernel::workspace_floats).
 // Opt-in: built next to vitbench, never part of `vitbench bench`. A default run (3 repetitions,
-// 1 and 2 threads) takes a few minutes; --benchmark_filter='attention/.*' skips the models.
+// 1 thread and the machine's, or --threads=LIST: bench/tool_threads.h) takes a few minutes; --benchmark_filter='attention/.*' skips the models.
 // Every kernel's output is checked against float64 on a sample of rows before it is timed; a
 // wrong result skips the benchmark with an error.
 #include <benchmark/benchmark.h>
@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/tool_threads.h"
 #include "core/flops.h"
 #include "core/model_loader.h"
 #include "core/tensor.h"
@@ -146,9 +147,9 @@ void model_benchmark(benchmark::State& state, const std::string& backend, size_t
           : 4.0 * k.workspace_floats(T, kHeadDim, threads);
 }
 
-void register_benchmarks() {
+void register_benchmarks(const std::vector<size_t>& thread_counts) {
   // Threads outer, then tokens, then kernel: the kernels of one (threads, T) run back to back.
-  for (size_t threads : {1, 2}) {
+  for (size_t threads : thread_counts) {
     for (size_t T : {197, 577, 1025, 2305, 4097}) {
       for (const char* kernel : {"flash", "hwy", "blis"}) {
         const std::string name = "attention/T:" + std::to_string(T) +
@@ -162,7 +163,7 @@ void register_benchmarks() {
       }
     }
   }
-  for (size_t threads : {1, 2}) {
+  for (size_t threads : thread_counts) {
     for (const char* backend : {"flash", "hwy", "blis+flash", "blis"}) {
       const std::string name =
           "model/vit-b16@384/threads:" + std::to_string(threads) + "/" + backend;
@@ -179,13 +180,16 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::vector<size_t> thread_counts =
+      vitbench::bench::take_thread_counts(argc, argv, "attention_bench");
+  if (thread_counts.empty()) return 2;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("hwy_target", opt::hwy::chosen_target());
   const auto t = opt::flash::tiles(kHeadDim);
   benchmark::AddCustomContext("flash_tiles", "Br=" + std::to_string(t.query_rows) +
                                                  " Bc=" + std::to_string(t.key_rows));
-  register_benchmarks();
+  register_benchmarks(thread_counts);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -1,12 +1,14 @@
 // GEMM benchmark at every ViT-Ti/S/B linear shape: our Highway GEMM against BLIS and OpenBLAS,
-// at 1 and 2 threads, in one process so that their ratios come from one run.
+// at 1 thread and the machine's (or --threads=LIST, bench/tool_threads.h), in one process so that
+// their ratios come from one run.
 //
 //   C[M, N] = A[M, K] · Wᵀ,  M = 197 tokens (batch 1) or 197·8 (batch 8),
 //   (N, K) = (3D, D) qkv, (D, D) attention output, (F, D) MLP up, (D, F) MLP down,
 //   D, F = 192, 768 (Ti), 384, 1536 (S), 768, 3072 (B).
 //
 // Counters: GFLOP/s (2·M·N·K per iteration, as an iteration-invariant rate over real time) and
-// %peak against the FMA peak measured at start-up at the same thread count (fma_peak.h).
+// %peak against the FMA peak measured at start-up at the same thread count (bench/peak.h, the
+// measurement `vitbench bench` makes).
 // Each benchmark runs 3 repetitions; the console shows their mean/median/stddev, the JSON output
 // (--benchmark_out=...) has every repetition too. A default run takes 2-3 minutes; use
 // --benchmark_filter (e.g. 'gemm/.*/B/.*M:197/.*threads:1') for a subset. gemm-rotate/hwy/...
@@ -48,7 +50,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench/gemm/fma_peak.h"
+#include "bench/peak.h"
+#include "bench/tool_threads.h"
 #include "hwy/targets.h"
 #include "core/tensor.h"
 #include "optimized/hwy/kernels.h"
@@ -60,6 +63,7 @@ using vitbench::core::Tensor;
 namespace vhwy = vitbench::optimized::hwy;
 
 std::map<size_t, double> g_peak_gflops;  // thread count -> measured FMA peak
+std::vector<size_t> g_threads;           // the thread counts of this run
 
 // ---------------------------------------------------------------------------------------------
 // OpenBLAS through dlopen
@@ -322,7 +326,7 @@ void register_rotating_benchmarks() {
     const char* name;
     size_t n, k;
   } shapes[] = {{"qkv", 3 * d, d}, {"proj", d, d}, {"fc1", f, d}, {"fc2", d, f}};
-  for (size_t threads : {1, 2}) {
+  for (size_t threads : g_threads) {
     for (const auto& s : shapes) {
       for (bool forward_epilogue : {false, true}) {
         for (bool rotate : {false, true}) {
@@ -348,7 +352,7 @@ void register_benchmarks() {
   const char* lib_names[] = {"hwy", "hwy-avx2", "blis", "openblas"};
   std::vector<Lib> libs = {Lib::Hwy, Lib::Blis, Lib::OpenBlas};
   if (avx2_variant_differs()) libs.insert(libs.begin() + 1, Lib::HwyAvx2);
-  for (size_t threads : {1, 2}) {
+  for (size_t threads : g_threads) {
     for (const Model& model : models) {
       for (size_t m : {197, 197 * 8}) {
         const struct {
@@ -380,21 +384,23 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_threads = vitbench::bench::take_thread_counts(argc, argv, "gemm_bench");
+  if (g_threads.empty()) return 2;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
   // Peaks first, on a quiet process (no library threads exist yet).
-  for (size_t threads : {1, 2}) {
-    const auto peak = vitbench::bench::gemm::measure_fma_peak(threads, 0.1, 7);
+  for (size_t threads : g_threads) {
+    const auto peak = vitbench::bench::measure_fma_peak(threads, 0.7, 7);
     g_peak_gflops[threads] = peak.best_gflops;
     const std::string t = std::to_string(threads);
     benchmark::AddCustomContext("fma_peak_gflops_" + t + "t", std::to_string(peak.best_gflops));
     benchmark::AddCustomContext("fma_peak_median_gflops_" + t + "t",
                                 std::to_string(peak.median_gflops));
-    if (threads == 1) benchmark::AddCustomContext("fma_peak_target", peak.target);
+    if (threads == 1) benchmark::AddCustomContext("fma_peak_target", vhwy::chosen_target());
     if (avx2_variant_differs()) {  // the ceiling hwy-avx2 and OpenBLAS's Haswell kernels face
       with_avx2_only([&] {
-        const auto p2 = vitbench::bench::gemm::measure_fma_peak(threads, 0.1, 7);
+        const auto p2 = vitbench::bench::measure_fma_peak(threads, 0.7, 7);
         benchmark::AddCustomContext("fma_peak_avx2_gflops_" + t + "t", std::to_string(p2.best_gflops));
       });
     }

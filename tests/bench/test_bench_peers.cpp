@@ -366,6 +366,29 @@ TEST(BenchPeers, AnUnknownPeerIsRefusedBeforeAnyWork) {
   EXPECT_NE(r.out.find("--peers: unknown peer \"nope\""), std::string::npos) << r.out;
 }
 
+TEST(BenchPeers, VitbenchPeerPythonPicksTheInterpreter) {
+  EXPECT_EQ(find_peer("torch").command.front(), "/usr/bin/python3");
+  ASSERT_EQ(::setenv("VITBENCH_PEER_PYTHON", "/nonexistent/python3", 1), 0);
+  const PeerSpec spec = find_peer("onnxruntime");
+  ::unsetenv("VITBENCH_PEER_PYTHON");
+  EXPECT_EQ(spec.command.front(), "/nonexistent/python3");
+  // An interpreter that is not there makes the peer unavailable, in one line naming it.
+  const ModelUnderTest m = load_model_under_test(kPreset, 3);
+  const core::Tensor images = core::generate_images(m.model.config, 1, 1);
+  const core::Tensor logits =
+      find_bench_backend("hwy").prepare(m.model, 1)->forward(images, nullptr);
+  PeerRequest request;
+  request.model = &m;
+  request.weight_seed = 3;
+  request.images = &images;
+  request.expected_logits = &logits;
+  request.checked_against = "hwy";
+  const PeerRun run = run_peer(spec, request);
+  EXPECT_EQ(run.status, PeerStatus::Unavailable);
+  EXPECT_NE(run.message.find("cannot start /nonexistent/python3"), std::string::npos)
+      << run.message;
+}
+
 // The real PyTorch runner, briefly, where Debian's python3-torch is installed.
 TEST(BenchPeers, TheTorchRunnerAgreesWithUs) {
   if (std::system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {

@@ -1,5 +1,6 @@
 // The harness's parts, each alone: names, counters' inputs, verification verdicts, the summary,
 // the machine description, the peaks.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <regex>
@@ -15,6 +16,7 @@
 #include "bench/registration.h"
 #include "bench/report.h"
 #include "bench/summary.h"
+#include "bench/tool_threads.h"
 #include "bench/verification.h"
 #include "bench_test_util.h"
 #include "core/error.h"
@@ -23,6 +25,38 @@ namespace vitbench::bench {
 namespace {
 
 using nlohmann::json;
+
+TEST(ToolThreads, ParsesListsAndDropsRepeats) {
+  EXPECT_EQ(parse_thread_counts("1", "tool"), (std::vector<size_t>{1}));
+  EXPECT_EQ(parse_thread_counts("1,16,4,16", "tool"), (std::vector<size_t>{1, 16, 4}));
+}
+
+TEST(ToolThreads, RefusesWhatIsNotAThreadCount) {
+  for (const char* bad : {"", "0", "-1", "1,", ",2", "2x", "x", "1,,2", " 5", "+5", "5000", "99999999999999999999"}) {
+    ::testing::internal::CaptureStderr();
+    EXPECT_TRUE(parse_thread_counts(bad, "tool").empty()) << bad;
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("tool: --threads:"), std::string::npos) << bad;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  }
+}
+
+TEST(ToolThreads, TakesTheFlagOutOfArgvAndDefaultsToOneAndTheMachine) {
+  char prog[] = "tool", filter[] = "--benchmark_filter=x", flag[] = "--threads=3,1";
+  char* argv[] = {prog, filter, flag, nullptr};
+  int argc = 3;
+  EXPECT_EQ(take_thread_counts(argc, argv, "tool"), (std::vector<size_t>{3, 1}));
+  ASSERT_EQ(argc, 2);
+  EXPECT_STREQ(argv[1], "--benchmark_filter=x");
+  EXPECT_EQ(argv[2], nullptr);
+
+  char* plain[] = {prog, nullptr};
+  int one = 1;
+  const std::vector<size_t> fallback = take_thread_counts(one, plain, "tool");
+  ASSERT_FALSE(fallback.empty());
+  EXPECT_EQ(fallback.front(), 1u);
+  EXPECT_EQ(fallback.back(), available_cpus());
+}
 
 TEST(ReportName, IsHostCpuAndUtcTimestamp) {
   // 2024-03-05 06:07:08 UTC
