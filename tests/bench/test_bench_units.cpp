@@ -315,6 +315,18 @@ TEST(Peaks, AreMeasuredPerThreadCount) {
   EXPECT_TRUE(j["bandwidth_gbs"].contains("2"));
 }
 
+// gemm_bench's peak: the same measurement, with its best and median trials.
+TEST(Peaks, FmaPeakReportsTheBestAndTheMedianTrial) {
+  for (int trials : {0, 1, 4}) {
+    const FmaPeak p = measure_fma_peak(2, 0.02, trials);
+    EXPECT_TRUE(std::isfinite(p.median_gflops) && p.median_gflops > 0) << trials;
+    EXPECT_GE(p.best_gflops, p.median_gflops) << trials;
+    if (trials <= 1) {
+      EXPECT_EQ(p.best_gflops, p.median_gflops);  // one trial: both are it
+    }
+  }
+}
+
 TEST(Profiles, DefaultIsViTBAtBatchOneOnTheMachinesThreadsWithoutOps) {
   const Profile& p = find_profile("default");
   EXPECT_EQ(p.models, std::vector<std::string>{"vit-b16"});
