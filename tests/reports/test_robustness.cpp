@@ -1,7 +1,7 @@
 // Property: a report corrupted anywhere (a value replaced by another type, NaN, a huge or
 // negative number, or removed) is either refused with core::Error or read; and whatever is read
 // goes through compare, export and the dashboard without any other exception or crash. Each run
-// draws fresh corruptions from a logged seed (VITBENCH_SEED replays one).
+// draws fresh corruptions from a logged seed (VITBENCH_TEST_SEED replays one, as in every suite).
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -22,7 +22,7 @@ namespace {
 using nlohmann::json;
 
 uint64_t test_seed() {
-  if (const char* s = std::getenv("VITBENCH_SEED")) return std::strtoull(s, nullptr, 10);
+  if (const char* s = std::getenv("VITBENCH_TEST_SEED")) return std::strtoull(s, nullptr, 10);
   return std::random_device{}();
 }
 
@@ -43,7 +43,7 @@ json corrupt_value(std::mt19937_64& rng) {
 
 TEST(Robustness, CorruptedReportsAreRefusedOrSurvive) {
   const uint64_t seed = test_seed();
-  SCOPED_TRACE("VITBENCH_SEED=" + std::to_string(seed));
+  SCOPED_TRACE("VITBENCH_TEST_SEED=" + std::to_string(seed));
   std::cout << "seed " << seed << "\n";
   std::mt19937_64 rng(seed);
   const json good = testing::fixture_json("new_accuracy.json");
