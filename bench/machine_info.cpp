@@ -225,15 +225,21 @@ CpuInfo cpu_info() {
 
   const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
   cpu.threads = online > 0 ? static_cast<size_t>(online) : 1;
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  cpu.available = ::sched_getaffinity(0, sizeof mask, &mask) == 0
-                      ? static_cast<size_t>(CPU_COUNT(&mask))
-                      : cpu.threads;
+  cpu.available = available_cpus();
   cpu.cores = physical_cores(cpu.threads, fields);
   cpu.caches = caches_from_sysfs();
   if (cpu.caches.empty()) cpu.caches = caches_from_sysconf();
   return cpu;
+}
+
+size_t available_cpus() {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (::sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_COUNT(&mask) > 0) {
+    return static_cast<size_t>(CPU_COUNT(&mask));
+  }
+  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<size_t>(online) : 1;
 }
 
 size_t last_level_cache_bytes(const CpuInfo& cpu) {

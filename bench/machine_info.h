@@ -48,6 +48,8 @@ struct BlisInfo {
 };
 
 CpuInfo cpu_info();
+// Logical CPUs this process may run on (its affinity mask; the online count if that fails).
+size_t available_cpus();
 // Captured when the binary was built (see bench/git_info.cmake): it describes the code that runs.
 GitInfo git_info();
 BuildInfo build_info();

@@ -13,7 +13,8 @@
 // per-thread T×T scores plus packed K and V, which it keeps in thread-local buffers and so reports
 // as 0 through AttentionKernel::workspace_floats).
 // Opt-in: built next to vitbench, never part of `vitbench bench`. A default run (3 repetitions,
-// 1 thread and the machine's, or --threads=LIST: bench/tool_threads.h) takes a few minutes; --benchmark_filter='attention/.*' skips the models.
+// 1 thread and the machine's, or --threads=LIST: bench/tool_threads.h) takes a few minutes;
+// --benchmark_filter='attention/.*' skips the models.
 // Every kernel's output is checked against float64 on a sample of rows before it is timed; a
 // wrong result skips the benchmark with an error.
 #include <benchmark/benchmark.h>

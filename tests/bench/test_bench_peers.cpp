@@ -32,6 +32,27 @@ using nlohmann::json;
 // seeded-weights path applies, yet the float64 reference verifies it in milliseconds.
 const char* kPreset = "vit-ti16@32";
 
+// What a peer is asked to match: the preset (weight seed 3), `batch` seeded images, and hwy's
+// logits on them. Built in place: the request points into it.
+struct PeerInputs {
+  explicit PeerInputs(size_t batch)
+      : model(load_model_under_test(kPreset, 3)),
+        images(core::generate_images(model.model.config, batch, 1)),
+        logits(find_bench_backend("hwy").prepare(model.model, 1)->forward(images, nullptr)) {}
+  PeerRequest request() const {
+    PeerRequest r;
+    r.model = &model;
+    r.weight_seed = 3;
+    r.batch = images.dim(0);
+    r.images = &images;
+    r.expected_logits = &logits;
+    r.checked_against = "hwy";
+    return r;
+  }
+  const ModelUnderTest model;
+  const core::Tensor images, logits;
+};
+
 // Follows bench/peers/peer_common.py's protocol. argv: MODE COPY_OF_REQUEST --request FILE.
 const char* kFakeRunner = R"(import json, os, struct, sys
 mode, copy = sys.argv[1], sys.argv[2]
@@ -367,23 +388,21 @@ TEST(BenchPeers, AnUnknownPeerIsRefusedBeforeAnyWork) {
 }
 
 TEST(BenchPeers, VitbenchPeerPythonPicksTheInterpreter) {
+  const char* outer = std::getenv("VITBENCH_PEER_PYTHON");  // restored below
+  const std::string saved = outer ? outer : "";
+  ::unsetenv("VITBENCH_PEER_PYTHON");
   EXPECT_EQ(find_peer("torch").command.front(), "/usr/bin/python3");
   ASSERT_EQ(::setenv("VITBENCH_PEER_PYTHON", "/nonexistent/python3", 1), 0);
   const PeerSpec spec = find_peer("onnxruntime");
-  ::unsetenv("VITBENCH_PEER_PYTHON");
+  if (outer) {
+    ::setenv("VITBENCH_PEER_PYTHON", saved.c_str(), 1);
+  } else {
+    ::unsetenv("VITBENCH_PEER_PYTHON");
+  }
   EXPECT_EQ(spec.command.front(), "/nonexistent/python3");
   // An interpreter that is not there makes the peer unavailable, in one line naming it.
-  const ModelUnderTest m = load_model_under_test(kPreset, 3);
-  const core::Tensor images = core::generate_images(m.model.config, 1, 1);
-  const core::Tensor logits =
-      find_bench_backend("hwy").prepare(m.model, 1)->forward(images, nullptr);
-  PeerRequest request;
-  request.model = &m;
-  request.weight_seed = 3;
-  request.images = &images;
-  request.expected_logits = &logits;
-  request.checked_against = "hwy";
-  const PeerRun run = run_peer(spec, request);
+  const PeerInputs inputs(1);
+  const PeerRun run = run_peer(spec, inputs.request());
   EXPECT_EQ(run.status, PeerStatus::Unavailable);
   EXPECT_NE(run.message.find("cannot start /nonexistent/python3"), std::string::npos)
       << run.message;
@@ -395,18 +414,9 @@ TEST(BenchPeers, TheTorchRunnerAgreesWithUs) {
     GTEST_SKIP() << "SKIPPED: /usr/bin/python3 has no torch/torchvision (apt-get install "
                     "python3-torch python3-torchvision)";
   }
-  const ModelUnderTest m = load_model_under_test(kPreset, 3);
-  const core::Tensor images = core::generate_images(m.model.config, 2, 1);
-  const core::Tensor logits =
-      find_bench_backend("hwy").prepare(m.model, 1)->forward(images, nullptr);
-  PeerRequest request;
-  request.model = &m;
-  request.weight_seed = 3;
-  request.batch = 2;
+  const PeerInputs inputs(2);
+  PeerRequest request = inputs.request();
   request.threads = 1;
-  request.images = &images;
-  request.expected_logits = &logits;
-  request.checked_against = "hwy";
   request.repetitions = 2;
   request.min_time = 0.001;
   request.warmup_iterations = 1;

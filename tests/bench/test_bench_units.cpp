@@ -56,6 +56,14 @@ TEST(ToolThreads, TakesTheFlagOutOfArgvAndDefaultsToOneAndTheMachine) {
   ASSERT_FALSE(fallback.empty());
   EXPECT_EQ(fallback.front(), 1u);
   EXPECT_EQ(fallback.back(), available_cpus());
+  EXPECT_EQ(fallback.size(), available_cpus() > 1 ? 2u : 1u);
+
+  char bad[] = "--threads=0";
+  char* refused[] = {prog, bad, nullptr};
+  int two = 2;
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(take_thread_counts(two, refused, "tool").empty());
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("'0'"), std::string::npos);
 }
 
 TEST(ReportName, IsHostCpuAndUtcTimestamp) {
