@@ -36,6 +36,9 @@ if ((${#missing[@]})); then
 fi
 
 jobs="$(nproc)"
+# Each phase's start, in minutes and seconds since the script began: what CI's 20-minute budget
+# is spent on.
+phase() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 build() {  # build DIR TARGET [cmake options...]   (TARGET all: everything, the tests included)
   local dir="$1" target="$2"; shift 2
   cmake -S . -B "$dir" -DVITBENCH_WERROR=ON "$@" >/dev/null
@@ -47,24 +50,25 @@ build() {  # build DIR TARGET [cmake options...]   (TARGET all: everything, the 
 [ "$mode" = main ] || export PATH="/usr/bin:$PATH"
 
 asan_suite() {
-  echo "== AddressSanitizer + UBSan build, warnings as errors"
+  phase "AddressSanitizer + UBSan build, warnings as errors"
   build build-asan all -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_SANITIZE=ON
   # Every test but the two labelled slow: the float64 reference through ViT-S and ViT-B (50 s
   # of the sanitizers' CPU for the loops ViT-Ti's golden case already runs under them), which
   # the Release pass runs; they kept `./run.sh test` over 20 minutes on 2 cores.
-  echo "== test suite (ASan + UBSan)"
+  phase "test suite (ASan + UBSan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
 }
 
 if [ "$mode" = test ]; then
-  echo "== Release build, warnings as errors"
+  phase "Release build, warnings as errors"
   build build all
-  echo "== test suite (Release)"
+  phase "test suite (Release)"
   ctest --test-dir build --output-on-failure -j"$jobs"
   asan_suite
-  echo "== fuzz: every reader's target for 20 s"
+  phase "fuzz: every reader's target for 20 s"
   tests/fuzz/run.sh 20
+  phase "done"
 elif [ "$mode" = asan ]; then
   asan_suite
 else
