@@ -419,6 +419,18 @@ AcrossTable compare_across(const std::vector<Report>& reports) {
     index = t.machines.size();
     t.machines.push_back(name);
   }
+  // A column filled from several reports compares runs made at different times: say so.
+  std::map<std::string, std::set<std::string>> reports_of_machine;
+  for (const auto& [key, by_machine] : cells) {
+    for (const auto& [machine, cell] : by_machine) reports_of_machine[machine].insert(cell.report);
+  }
+  for (const auto& [machine, paths] : reports_of_machine) {
+    if (paths.size() < 2) continue;
+    std::string list;
+    for (const std::string& path : paths) list += (list.empty() ? "" : ", ") + path;
+    t.notes.push_back(machine + ": its column mixes " + std::to_string(paths.size()) +
+                      " reports (each cell is that benchmark's latest run): " + list);
+  }
   for (auto& [key, by_machine] : cells) {
     AcrossTable::Row row{key.first, key.second, std::vector<std::optional<AcrossCell>>(t.machines.size())};
     for (auto& [machine, cell] : by_machine) row.cells[machine_index[machine]] = cell;

@@ -290,6 +290,25 @@ TEST(CompareAcross, OneColumnPerMachineAndWinners) {
   EXPECT_TRUE(j["rows"][3]["cells"][1].is_null());
 }
 
+TEST(CompareAcross, SaysWhenAColumnMixesReports) {
+  const Report base = load_report(fixture("base.json"));
+  const std::string column = compare_across({base}).machines.at(0);
+  EXPECT_TRUE(compare_across({base, base}).notes.empty()) << "the same report twice mixes nothing";
+  // A later run of the same machine with one benchmark fewer: that cell still comes from base.
+  Report later = base;
+  later.path = "later.json";
+  later.epoch = *base.epoch + 60;
+  const auto is_model = [](const Benchmark& b) { return b.id.kind == BenchName::Kind::Model; };
+  const auto model = std::find_if(later.benchmarks.begin(), later.benchmarks.end(), is_model);
+  ASSERT_NE(model, later.benchmarks.end());
+  later.benchmarks.erase(model);
+  const AcrossTable t = compare_across({base, later});
+  ASSERT_EQ(t.notes.size(), 1u);
+  EXPECT_EQ(t.notes[0].rfind(column + ": its column mixes 2 reports", 0), 0u) << t.notes[0];
+  EXPECT_NE(t.notes[0].find("later.json"), std::string::npos) << t.notes[0];
+  EXPECT_NE(render_across(t, TextFormat::Text).find("its column mixes"), std::string::npos);
+}
+
 TEST(CompareAcross, SurvivesReportsWithoutContext) {
   const AcrossTable t = compare_across({load_report(fixture("missing_fields.json"))});
   ASSERT_EQ(t.rows.size(), 1u);
