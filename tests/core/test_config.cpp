@@ -162,5 +162,17 @@ TEST(Config, Presets) {
   EXPECT_THROW(preset_config("vit-b16@100"), Error);  // 100 is not a multiple of 16
 }
 
+// The contract every reader relies on: an error is one line, whatever it quotes.
+TEST(Error, MessagesStayOneLineWhateverTheyQuote) {
+  const Error e(std::string("f.json: name \"a\nb\r\tc\x01" "d\x7f\" is odd"));
+  EXPECT_STREQ(e.what(), "f.json: name \"a\\nb\\r\\tc\\x01d\\x7f\" is odd");
+  EXPECT_STREQ(Error("plain: unchanged, even \xc3\xa9").what(), "plain: unchanged, even \xc3\xa9");
+  try {
+    fail("g.json", "field \"x\ny\"");
+  } catch (const Error& thrown) {
+    EXPECT_STREQ(thrown.what(), "g.json: field \"x\\ny\"");
+  }
+}
+
 }  // namespace
 }  // namespace vitbench::core

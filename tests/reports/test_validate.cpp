@@ -198,5 +198,22 @@ for f in sys.argv[2:]:
   }
 }
 
+TEST(Validate, ABenchmarkNameWithANewlineIsRefusedInOneLine) {
+  // Found by tests/fuzz (fuzz_report; the input is kept in its corpus): the name was quoted raw,
+  // so the message ran over two lines. core::Error now escapes control characters.
+  const std::string path = std::string(VITBENCH_SOURCE_DIR) +
+                           "/tests/fuzz/corpus/report/regress_benchmark_name_with_a_newline.json";
+  std::string message;
+  try {
+    validate_report(read_report_json(path), path);
+    ADD_FAILURE() << "the report was accepted";
+  } catch (const core::Error& e) {
+    message = e.what();
+  }
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find("t2\\nwy/"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace vitbench::reports
