@@ -152,10 +152,6 @@ FmaPeak measure_fma_peak(size_t threads, double seconds, int trials) {
   return {rates.back(), rates[rates.size() / 2]};
 }
 
-double measure_fma_gflops(size_t threads, double seconds) {
-  return measure_fma_peak(threads, seconds, 5).best_gflops;
-}
-
 namespace {
 
 struct AlignedFloats {
@@ -223,7 +219,7 @@ Peaks measure_peaks(const std::vector<size_t>& thread_counts, size_t last_level_
   // One buffer for every thread count, touched once by the most threads.
   AlignedFloats buffer(std::max<size_t>(bytes / sizeof(float), counts.back() * 1024), counts.back());
   for (size_t t : counts) {
-    peaks.fma_gflops[t] = measure_fma_gflops(t, options.fma_seconds);
+    peaks.fma_gflops[t] = measure_fma_peak(t, options.fma_seconds, 5).best_gflops;
     peaks.bandwidth_gbs[t] = stream_gbs(buffer, t, options.bandwidth_seconds);
   }
   return peaks;

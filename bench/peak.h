@@ -44,7 +44,6 @@ struct FmaPeak {
 // scheduler's spreading of new threads stay out of the timing), `trials` trials sharing about
 // `seconds`.
 FmaPeak measure_fma_peak(size_t threads, double seconds, int trials);
-double measure_fma_gflops(size_t threads, double seconds);  // the best of 5 trials
 double measure_bandwidth_gbs(size_t threads, size_t bytes, double seconds);
 
 // {"fma_gflops": {"1": 92.0, "2": 176.0}, "bandwidth_gbs": {"1": 12.0, "2": 19.5}}

@@ -32,7 +32,8 @@ TEST(ToolThreads, ParsesListsAndDropsRepeats) {
 }
 
 TEST(ToolThreads, RefusesWhatIsNotAThreadCount) {
-  for (const char* bad : {"", "0", "-1", "1,", ",2", "2x", "x", "1,,2", " 5", "+5", "5000", "99999999999999999999"}) {
+  for (const char* bad : {"", "0", "-1", "1,", ",2", "2x", "x", "1,,2", " 5", "+5", "5000",
+                          "99999999999999999999"}) {
     ::testing::internal::CaptureStderr();
     EXPECT_TRUE(parse_thread_counts(bad, "tool").empty()) << bad;
     const std::string err = ::testing::internal::GetCapturedStderr();

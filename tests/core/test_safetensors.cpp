@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "tests/run_seed.h"
 
 namespace vitbench::core {
 namespace {
@@ -326,8 +327,7 @@ TEST_F(Safetensors, F16AndBF16EncodingRoundsToNearestEven) {
 }
 
 TEST_F(Safetensors, EncodingMatchesReferenceRoundingOnRandomFloats) {
-  const char* replay = std::getenv("VITBENCH_TEST_SEED");
-  const uint32_t seed = replay ? uint32_t(std::strtoul(replay, nullptr, 10)) : std::random_device{}();
+  const auto seed = static_cast<uint32_t>(tests::run_seed());
   SCOPED_TRACE("VITBENCH_TEST_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
   std::vector<float> in;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imaging/image.h"
+#include "tests/run_seed.h"
 
 namespace vitbench::testing {
 
@@ -53,10 +54,7 @@ inline imaging::RgbImage read_expected_ppm(const std::string& path) {
 }
 
 // A fresh seed per run, logged by the caller; VITBENCH_TEST_SEED=<n> replays a failure.
-inline unsigned test_seed() {
-  if (const char* env = std::getenv("VITBENCH_TEST_SEED")) return unsigned(std::strtoul(env, nullptr, 10));
-  return std::random_device{}();
-}
+inline unsigned test_seed() { return static_cast<unsigned>(tests::run_seed()); }
 
 // The largest per-sample difference between two images of the same size.
 inline int max_abs_difference(const imaging::RgbImage& a, const imaging::RgbImage& b) {

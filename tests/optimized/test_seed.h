@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/run_seed.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -16,12 +18,7 @@ namespace vitbench::test_seed {
 
 inline uint64_t base_seed(const char* suite) {
   static const uint64_t seed = [suite] {
-    uint64_t s;
-    if (const char* env = std::getenv("VITBENCH_TEST_SEED")) {
-      s = std::strtoull(env, nullptr, 10);
-    } else {
-      s = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-    }
+    const uint64_t s = tests::run_seed();
     std::cout << "[" << suite << "] seed " << s << " (VITBENCH_TEST_SEED=" << s << " repeats it)\n";
     return s;
   }();

@@ -15,16 +15,12 @@
 #include "reports/export.h"
 #include "reports/validate.h"
 #include "tests/reports/reports_test_util.h"
+#include "tests/run_seed.h"
 
 namespace vitbench::reports {
 namespace {
 
 using nlohmann::json;
-
-uint64_t test_seed() {
-  if (const char* s = std::getenv("VITBENCH_TEST_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 json corrupt_value(std::mt19937_64& rng) {
   switch (rng() % 10) {
@@ -42,7 +38,7 @@ json corrupt_value(std::mt19937_64& rng) {
 }
 
 TEST(Robustness, CorruptedReportsAreRefusedOrSurvive) {
-  const uint64_t seed = test_seed();
+  const uint64_t seed = tests::run_seed();
   SCOPED_TRACE("VITBENCH_TEST_SEED=" + std::to_string(seed));
   std::cout << "seed " << seed << "\n";
   std::mt19937_64 rng(seed);
