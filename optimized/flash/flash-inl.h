@@ -25,13 +25,14 @@
 #include <limits>
 #include <type_traits>
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "optimized/hwy/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace vitbench::optimized::flash {
 namespace HWY_NAMESPACE {
 namespace hn = ::hwy::HWY_NAMESPACE;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::FastExp;
 
 // Register blocking, per register file (decided inside the per-target namespace: a macro set
 // on foreach_target's first pass would stick for every target).
@@ -115,34 +116,6 @@ HWY_INLINE void DispatchOuter(size_t a, size_t b, F& f) {
 template <size_t MaxA, size_t MaxB, class F>
 HWY_INLINE void Dispatch2(size_t a, size_t b, F&& f) {
   DispatchOuter<1, MaxA, MaxB>(a, b, f);
-}
-
-// e^x, within ~2 ulp for x in [-87.3, 88], exactly 0 below -87.3 (where e^x leaves the normal
-// range), undefined above 88 (callers discard such results). About 14 vector ops against ~24 for
-// hwy's Exp, which handles the whole float range: after the GEMMs this is the softmax's largest
-// cost (one exp per score). Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2, then e^r by its
-// degree-7 Taylor polynomial (truncation r⁸/8! < 6e-9 relative, below u/8) and 2^n built in the
-// exponent bits. n comes from the round-to-nearest of x·log2e + 1.5·2^23 + 127: that sum's low
-// mantissa bits are n + 127, already the biased exponent, so no float-to-int conversion.
-template <class D>
-HWY_INLINE hn::Vec<D> FastExp(D d, hn::Vec<D> x) {
-  using V = hn::Vec<D>;
-  const hn::RebindToSigned<D> di;
-  const V magic = hn::Set(d, 12582912.0f + 127.0f);
-  const V t = hn::MulAdd(x, hn::Set(d, 1.44269504088896341f), magic);
-  const V n = hn::Sub(t, magic);
-  V r = hn::NegMulAdd(n, hn::Set(d, 0.693145751953125f), x);  // ln2's top 16 bits: n·hi exact
-  r = hn::NegMulAdd(n, hn::Set(d, 1.42860682030941723212e-6f), r);
-  V p = hn::Set(d, 1.0f / 5040.0f);
-  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 720.0f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 120.0f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 24.0f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 6.0f));
-  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
-  const V scale = hn::BitCast(d, hn::ShiftLeft<23>(hn::BitCast(di, t)));
-  return hn::IfThenElseZero(hn::Ge(x, hn::Set(d, -87.3f)), hn::Mul(p, scale));
 }
 
 // s[r][v·L..] = Σ_c k[r][c] · qt[c][v·L..] for MR keys (rows of K, stride ldk) and QV query

@@ -12,7 +12,7 @@
 // lets the score kernel write probabilities straight from its registers: no pass over Sᵀ to
 // find the max and exponentiate, and no rescale of O, on all but the first and rare tiles.
 // The kept probabilities are <= e^8, so nothing overflows; l >= 1 still (the key that set m
-// has p >= 1). exp is FastExp (flash-inl.h): ~14 vector ops where hwy's Exp takes ~24.
+// has p >= 1). exp is FastExp (hwy/math-inl.h): ~14 vector ops where hwy's Exp takes ~24.
 // K and V are read in place from the qkv activations (K's elements are broadcast, V's rows
 // loaded), so nothing of the head is packed or copied except the query tile. Scores are stored
 // transposed (one key per row, queries across lanes): the per-query max and sum over keys are

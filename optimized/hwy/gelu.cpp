@@ -49,6 +49,10 @@ void ErfImpl(const float* x, float* y, size_t n) {
   Map(hn::ScalableTag<float>(), x, y, n, [](auto dd, auto v) { return Erf(dd, v); });
 }
 
+void ExpImpl(const float* x, float* y, size_t n) {
+  Map(hn::ScalableTag<float>(), x, y, n, [](auto dd, auto v) { return FastExp(dd, v); });
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace vitbench::optimized::hwy
 HWY_AFTER_NAMESPACE();
@@ -60,10 +64,13 @@ namespace vitbench::optimized::hwy {
 
 HWY_EXPORT(GeluImpl);
 HWY_EXPORT(ErfImpl);
+HWY_EXPORT(ExpImpl);
 
 void gelu(float* x, size_t n, core::GeluKind kind) { HWY_DYNAMIC_DISPATCH(GeluImpl)(x, n, kind); }
 
 void erf_approx(const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATCH(ErfImpl)(x, y, n); }
+
+void exp_approx(const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATCH(ExpImpl)(x, y, n); }
 
 }  // namespace vitbench::optimized::hwy
 #endif  // HWY_ONCE

@@ -393,6 +393,36 @@ TEST_P(HwyKernels, GeluShapes) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// FastExp (the softmax's and flash attention's exp)
+
+TEST_P(HwyKernels, FastExpMaxError) {
+  // Dense sweep: 2^21 points over [−90, 88.5], against std::exp in double.
+  const size_t n = size_t{1} << 21;
+  std::vector<float> x(n), y(n);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = static_cast<float>(-90.0 + 178.5 * static_cast<double>(i) / (n - 1));
+  }
+  exp_approx(x.data(), y.data(), n);
+  double worst = 0, worst_x = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] < -87.3f) {
+      ASSERT_EQ(y[i], 0.0f) << "x = " << x[i];  // stated: exactly 0 where e^x leaves the normals
+      continue;
+    }
+    if (x[i] > 88.0f) continue;  // stated: undefined; callers never pass it
+    const double exact = std::exp(static_cast<double>(x[i]));
+    const double err = std::fabs(y[i] - exact) / exact;
+    if (err > worst) worst = err, worst_x = x[i];
+  }
+  // The bound stated in math-inl.h, ~2 ulp: 2·2^-23 relative (an ulp is 2^-24 to 2^-23 of the
+  // value). The polynomial's truncation is below u/8; the rest is the rounding of r, of the
+  // seven Horner steps and of the final product.
+  EXPECT_LE(worst, 2 * 2 * kU) << "at x = " << worst_x;
+  std::cout << "[hwy_tests] " << ::hwy::TargetName(GetParam()) << " FastExp max rel error "
+            << worst / kU << " u at x = " << worst_x << "\n";
+}
+
+// ---------------------------------------------------------------------------------------------
 // Softmax
 
 TEST_P(HwyKernels, SoftmaxShapes) {
@@ -408,7 +438,7 @@ TEST_P(HwyKernels, SoftmaxShapes) {
       EXPECT_EQ(buf[0], guard0);
       EXPECT_EQ(buf[n + 1], guard1);
       const auto cmp = core::compare(dense_double(buf.data() + 1, 1, n, n), expected);
-      // x − max is exact for the terms that matter (Sterbenz), exp is 1 ulp, the sum of n terms
+      // x − max is exact for the terms that matter (Sterbenz), exp is 2 ulp, the sum of n terms
       // in Lanes partial sums is off by <= (n/Lanes + log2 Lanes)·u relative, the scaling by
       // 1/sum 2 more roundings: (n/Lanes + 16)·u of max|expected| covers all of it.
       const double tol = (static_cast<double>(n) / L + 16) * kU;
@@ -462,6 +492,13 @@ TEST_P(HwyKernels, AttentionShapes) {
   check_attention(rng_, 7, 3, 8, false, 2);
   check_attention(rng_, 17, 2, 33, true, 3);  // ragged panels in both GEMMs
   check_attention(rng_, 197, 12, 64, false, 2);  // ViT-B/16
+  // P·V reads V in place with a tile as wide as a divisor of d (attention.cpp): on AVX-512,
+  // d = 16, 32, 48, 80 take 1, 2, 3 and 1 vectors; T = 13 and 25 leave ragged row tiles, and
+  // T = 197 several K blocks.
+  check_attention(rng_, 25, 3, 16, true, 2);
+  check_attention(rng_, 197, 2, 32, false, 2);
+  check_attention(rng_, 13, 2, 48, true, 1);
+  check_attention(rng_, 197, 1, 80, false, 1);
 }
 
 TEST_P(HwyKernels, AttentionDeterministicAcrossThreadCounts) {
