@@ -44,13 +44,14 @@ namespace opt = vitbench::optimized;
 
 constexpr size_t kHeads = 12, kHeadDim = 64;
 
-// hwy::attention's own scratch per worker (optimized/hwy/attention.cpp): the T×T scores, K and
-// V packed into panels (rounded up to the panel width), the GEMM partial sums ignored (small).
+// hwy::attention's own scratch per worker (optimized/hwy/attention.cpp): the T×T scores and K
+// packed into panels (rounded up to the panel width), the GEMM partial sums ignored (small). V
+// is read in place, since d = 64 is a whole number of vectors on every target.
 double hwy_scratch_bytes(size_t tokens, size_t threads) {
   const size_t nr = opt::hwy::pack_weights(nullptr, 0, 0).panel_width;
   const size_t padded = (tokens + nr - 1) / nr * nr;
   return 4.0 * static_cast<double>(threads) *
-         (static_cast<double>(tokens) * tokens + 2.0 * padded * kHeadDim);
+         (static_cast<double>(tokens) * tokens + static_cast<double>(padded) * kHeadDim);
 }
 
 // Max |out − exact| / max |exact| over a sample of query rows of every head (float64 exact).

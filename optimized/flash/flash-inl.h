@@ -25,8 +25,9 @@
 #include <limits>
 #include <type_traits>
 
+#include "hwy/contrib/math/math-inl.h"  // Log
 #include "hwy/highway.h"
-#include "optimized/hwy/math-inl.h"
+#include "optimized/hwy/math-inl.h"  // FastExp
 
 HWY_BEFORE_NAMESPACE();
 namespace vitbench::optimized::flash {

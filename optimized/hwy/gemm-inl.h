@@ -395,15 +395,17 @@ HWY_NOINLINE void GemmRange(D d, const GemmOperands& g, size_t m0, size_t m1, si
           }
           const float* a = g.a + i * g.lda + k0;
           const float* in = first ? nullptr : ws_panel + (i - m0) * ld_ws;
+          const auto kernel_into = [&](float* out, size_t ld_out) {
+            MicrokernelRows<kMR, kNV>(d, mr, a, g.lda, b, nr, kcb, in, ld_ws, out, ld_out);
+          };
           if (!last) {
-            MicrokernelRows<kMR, kNV>(d, mr, a, g.lda, b, nr, kcb, in, ld_ws, ws_panel + (i - m0) * ld_ws,
-                            ld_ws);
+            kernel_into(ws_panel + (i - m0) * ld_ws, ld_ws);
           } else if (gelu_pass) {
-            MicrokernelRows<kMR, kNV>(d, mr, a, g.lda, b, nr, kcb, in, ld_ws, panel_buf + (i - m0) * nr, nr);
+            kernel_into(panel_buf + (i - m0) * nr, nr);
           } else if (trivial && cols == nr) {
-            MicrokernelRows<kMR, kNV>(d, mr, a, g.lda, b, nr, kcb, in, ld_ws, g.c + i * g.ldc + j0, g.ldc);
+            kernel_into(g.c + i * g.ldc + j0, g.ldc);
           } else {
-            MicrokernelRows<kMR, kNV>(d, mr, a, g.lda, b, nr, kcb, in, ld_ws, tile, nr);
+            kernel_into(tile, nr);
             EpilogueTile(d, tile, nr, mr, cols, g.c, g.ldc, i, j0, g.epilogue);
           }
         }

@@ -44,8 +44,10 @@ namespace hn = ::hwy::HWY_NAMESPACE;
 // hwy's Exp, which handles the whole float range: after the GEMMs this is the softmax's largest
 // cost (one exp per score), in flash attention and in the materialized softmax alike.
 // Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2, then e^r by its degree-7 Taylor polynomial
-// (truncation r⁸/8! < 6e-9 relative, below u/8) and 2^n built in the exponent bits. n comes from the round-to-nearest of x·log2e + 1.5·2^23 + 127: that sum's low
-// mantissa bits are n + 127, already the biased exponent, so no float-to-int conversion.
+// (truncation r⁸/8! < 6e-9 relative, below u/8) and 2^n built in the exponent bits. n comes from
+// the round-to-nearest of x·log2e + 1.5·2^23 + 127: that sum's low mantissa bits are n + 127,
+// already the biased exponent, so no float-to-int conversion. Measured: ≤ 1.7u relative
+// (FastExpMaxError, every target).
 template <class D>
 HWY_INLINE hn::Vec<D> FastExp(D d, hn::Vec<D> x) {
   using V = hn::Vec<D>;
