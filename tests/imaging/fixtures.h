@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 
@@ -15,7 +14,6 @@
 #include <nlohmann/json.hpp>
 
 #include "imaging/image.h"
-#include "tests/run_seed.h"
 
 namespace vitbench::testing {
 
@@ -52,9 +50,6 @@ inline imaging::RgbImage read_expected_ppm(const std::string& path) {
   }
   return image;
 }
-
-// A fresh seed per run, logged by the caller; VITBENCH_TEST_SEED=<n> replays a failure.
-inline unsigned test_seed() { return static_cast<unsigned>(tests::run_seed()); }
 
 // The largest per-sample difference between two images of the same size.
 inline int max_abs_difference(const imaging::RgbImage& a, const imaging::RgbImage& b) {

@@ -20,6 +20,7 @@
 #include "imaging/decode.h"
 #include "imaging/resize.h"
 #include "tests/imaging/fixtures.h"
+#include "tests/run_seed.h"
 
 namespace vitbench::testing {
 namespace {
@@ -68,7 +69,7 @@ std::vector<std::vector<double>> weights(size_t in, size_t out, Resample r) {
 }
 
 TEST(Resize, MatchesTheFilterDefinitionOnRandomSizes) {
-  const unsigned seed = test_seed();
+  const auto seed = static_cast<unsigned>(tests::run_seed());
   std::printf("seed %u (VITBENCH_TEST_SEED=%u replays this run)\n", seed, seed);
   std::mt19937 rng(seed);
   auto dim = [&] { return size_t(1 + rng() % 40); };

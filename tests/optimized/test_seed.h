@@ -4,15 +4,14 @@
 // other tests ran before it.
 #pragma once
 
-#include <gtest/gtest.h>
-
-#include "tests/run_seed.h"
-
 #include <cstdint>
-#include <cstdlib>
 #include <iostream>
 #include <random>
 #include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/run_seed.h"
 
 namespace vitbench::test_seed {
 
