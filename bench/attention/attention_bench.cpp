@@ -10,8 +10,8 @@
 // matmul FLOPs for the whole model), as an iteration-invariant rate over real time, and
 // workspace_bytes: the scratch the kernel holds for the problem at that thread count
 // (flash::workspace_bytes; blis: one T×T score matrix per worker, its workspace_floats; hwy: its
-// per-thread T×T scores plus packed K and V, which it keeps in thread-local buffers and so reports
-// as 0 through AttentionKernel::workspace_floats).
+// per-thread T×T scores and transposed queries, hwy::attention_scratch_floats, which it keeps in
+// thread-local buffers and so reports as 0 through AttentionKernel::workspace_floats).
 // Opt-in: built next to vitbench, never part of `vitbench bench`. A default run (3 repetitions,
 // 1 thread and the machine's, or --threads=LIST: bench/tool_threads.h) takes a few minutes;
 // --benchmark_filter='attention/.*' skips the models.
@@ -44,14 +44,11 @@ namespace opt = vitbench::optimized;
 
 constexpr size_t kHeads = 12, kHeadDim = 64;
 
-// hwy::attention's own scratch per worker (optimized/hwy/attention.cpp): the T×T scores and K
-// packed into panels (rounded up to the panel width), the GEMM partial sums ignored (small). V
-// is read in place, since d = 64 is a whole number of vectors on every target.
+// hwy::attention's own scratch: per worker, one head's transposed scores and queries
+// (optimized/hwy/attention.cpp), kept in thread-local buffers rather than a workspace.
 double hwy_scratch_bytes(size_t tokens, size_t threads) {
-  const size_t nr = opt::hwy::pack_weights(nullptr, 0, 0).panel_width;
-  const size_t padded = (tokens + nr - 1) / nr * nr;
   return 4.0 * static_cast<double>(threads) *
-         (static_cast<double>(tokens) * tokens + static_cast<double>(padded) * kHeadDim);
+         static_cast<double>(opt::hwy::attention_scratch_floats(tokens, kHeadDim));
 }
 
 // Max |out − exact| / max |exact| over a sample of query rows of every head (float64 exact).

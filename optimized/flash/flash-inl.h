@@ -1,6 +1,7 @@
 // Per-target flash attention: one query tile of one head against every key tile of that head,
 // with an online softmax. flash.cpp holds the scheme, the tile sizes and the error bound; this
-// file holds the two register-blocked kernels and the loop over key tiles.
+// file holds the loop over key tiles. Its two register-blocked kernels (scores and output) are
+// shared with hwy's materialized attention: optimized/hwy/transposed_scores-inl.h.
 //
 // Layouts inside a worker's workspace (all row-major, Br = kQueryVectors·Lanes queries):
 //   qt  [d][Br]   the query tile transposed and pre-scaled by 1/√d (padding queries are 0)
@@ -23,37 +24,25 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 
 #include "hwy/contrib/math/math-inl.h"  // Log
 #include "hwy/highway.h"
-#include "optimized/hwy/math-inl.h"  // FastExp
+#include "optimized/hwy/math-inl.h"               // FastExp
+#include "optimized/hwy/transposed_scores-inl.h"  // the score and output kernels
 
 HWY_BEFORE_NAMESPACE();
 namespace vitbench::optimized::flash {
 namespace HWY_NAMESPACE {
 namespace hn = ::hwy::HWY_NAMESPACE;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::Dispatch2;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::FastExp;
-
-// Register blocking, per register file (decided inside the per-target namespace: a macro set
-// on foreach_target's first pass would stick for every target).
-//   Scores S^T = K·Q^T: kScoreRows keys (broadcast) × kQueryVectors query vectors (loaded).
-//   Output O += P·V:    kOutRows queries (broadcast) × kOutVectors d-vectors (loaded).
-// 32 registers (AVX-512): 8×3 = 24 accumulators + 3 loaded + 1 broadcast for S, and 6×4 = 24
-// + 4 + 1 for O: per step 24 FMAs against 3 + 8 (resp. 4 + 6) loads, like the GEMM's 8×48.
-// 16 registers (AVX2, SSE, scalar): 6×2 = 12 + 2 + 1 for both, the Haswell/Zen GEMM shape.
-// Both keep >= 8 FMA chains in flight (4-cycle latency × 2 pipes).
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_ARCH_ARM_A64
-inline constexpr size_t kQueryVectors = 3;
-inline constexpr size_t kScoreRows = 8;
-inline constexpr size_t kOutRows = 6;
-inline constexpr size_t kOutVectors = 4;
-#else
-inline constexpr size_t kQueryVectors = 2;
-inline constexpr size_t kScoreRows = 6;
-inline constexpr size_t kOutRows = 6;
-inline constexpr size_t kOutVectors = 2;
-#endif
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::kOutRows;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::kOutVectors;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::kQueryVectors;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::kScoreRows;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::OutBlock;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::OutStart;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::ScoreBlock;
 
 // Keys per tile (flash.cpp's header comment has the arithmetic and the measurements). Every key
 // tile pays fixed costs independent of its length (the online-softmax update of m, l and α,
@@ -100,87 +89,6 @@ HWY_INLINE Slice SliceLayout(size_t head_dim, size_t key_tile) {
   sl.stats = sl.vt + Round16(vt);
   sl.total = sl.stats + Round16(4 * br);  // running max, sum, rescale factor, log-sum-exp
   return sl;
-}
-
-// Calls f(integral_constant<A>, integral_constant<B>) for the runtime pair (a, b), a in
-// [1, MaxA], b in [1, MaxB]: the kernels' block shapes must be compile-time to live in registers.
-template <size_t A, size_t B, size_t MaxB, class F>
-HWY_INLINE void DispatchInner(size_t b, F& f) {
-  if (b == B) return f(std::integral_constant<size_t, A>{}, std::integral_constant<size_t, B>{});
-  if constexpr (B < MaxB) DispatchInner<A, B + 1, MaxB>(b, f);
-}
-template <size_t A, size_t MaxA, size_t MaxB, class F>
-HWY_INLINE void DispatchOuter(size_t a, size_t b, F& f) {
-  if (a == A) return DispatchInner<A, 1, MaxB>(b, f);
-  if constexpr (A < MaxA) DispatchOuter<A + 1, MaxA, MaxB>(a, b, f);
-}
-template <size_t MaxA, size_t MaxB, class F>
-HWY_INLINE void Dispatch2(size_t a, size_t b, F&& f) {
-  DispatchOuter<1, MaxA, MaxB>(a, b, f);
-}
-
-// s[r][v·L..] = Σ_c k[r][c] · qt[c][v·L..] for MR keys (rows of K, stride ldk) and QV query
-// vectors, and mx[v] = max(mx[v], s[r][v]) over the MR keys: the tile's running maximum comes
-// out of the registers instead of a second pass over s. With Exp set, what is stored is
-// p = e^(s − ref[v]) and sum[v] accumulates it: the softmax's exp pass done on the registers,
-// against a reference max known before the tile (FlashTile's lagged max).
-template <size_t MR, size_t QV, bool Exp, class D>
-HWY_INLINE void ScoreBlock(D d, const float* HWY_RESTRICT k, size_t ldk, size_t head_dim,
-                           const float* HWY_RESTRICT qt, size_t br, float* HWY_RESTRICT s,
-                           hn::Vec<D>* HWY_RESTRICT mx, const hn::Vec<D>* HWY_RESTRICT ref,
-                           hn::Vec<D>* HWY_RESTRICT sum) {
-  using V = hn::Vec<D>;
-  const size_t L = hn::Lanes(d);
-  V acc[MR][QV];
-  for (size_t r = 0; r < MR; ++r) {
-    for (size_t v = 0; v < QV; ++v) acc[r][v] = hn::Zero(d);
-  }
-  for (size_t c = 0; c < head_dim; ++c) {
-    V b[QV];
-    for (size_t v = 0; v < QV; ++v) b[v] = hn::LoadU(d, qt + c * br + v * L);
-    for (size_t r = 0; r < MR; ++r) {
-      const V a = hn::Set(d, k[r * ldk + c]);
-      for (size_t v = 0; v < QV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
-    }
-  }
-  for (size_t r = 0; r < MR; ++r) {
-    for (size_t v = 0; v < QV; ++v) {
-      mx[v] = hn::Max(mx[v], acc[r][v]);
-      if constexpr (Exp) {
-        const V p = FastExp(d, hn::Sub(acc[r][v], ref[v]));
-        hn::StoreU(p, d, s + r * br + v * L);
-        sum[v] = hn::Add(sum[v], p);
-      } else {
-        hn::StoreU(acc[r][v], d, s + r * br + v * L);
-      }
-    }
-  }
-}
-
-// o[r][c·L..] = alpha[r]·o[r][c·L..] + Σ_j p[j][r] · v[j][c·L..] for MR queries and NV
-// d-vectors: the rescale of the running output rides on the accumulator load.
-template <size_t MR, size_t NV, class D>
-HWY_INLINE void OutBlock(D d, const float* HWY_RESTRICT p, size_t ldp,
-                         const float* HWY_RESTRICT v, size_t ldv, size_t keys,
-                         const float* HWY_RESTRICT alpha, float* HWY_RESTRICT o, size_t ldo) {
-  using V = hn::Vec<D>;
-  const size_t L = hn::Lanes(d);
-  V acc[MR][NV];
-  for (size_t r = 0; r < MR; ++r) {
-    const V a = hn::Set(d, alpha[r]);
-    for (size_t c = 0; c < NV; ++c) acc[r][c] = hn::Mul(hn::LoadU(d, o + r * ldo + c * L), a);
-  }
-  for (size_t j = 0; j < keys; ++j) {
-    V b[NV];
-    for (size_t c = 0; c < NV; ++c) b[c] = hn::LoadU(d, v + j * ldv + c * L);
-    for (size_t r = 0; r < MR; ++r) {
-      const V pr = hn::Set(d, p[j * ldp + r]);
-      for (size_t c = 0; c < NV; ++c) acc[r][c] = hn::MulAdd(pr, b[c], acc[r][c]);
-    }
-  }
-  for (size_t r = 0; r < MR; ++r) {
-    for (size_t c = 0; c < NV; ++c) hn::StoreU(acc[r][c], d, o + r * ldo + c * L);
-  }
 }
 
 // One query tile's problem: rows [q0, q0 + rows) of head h of one image.
@@ -324,8 +232,8 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
       for (size_t c = 0; c < dp; c += kOutVectors * L) {
         const size_t nv = std::min(kOutVectors, (dp - c) / L);
         Dispatch2<kOutRows, kOutVectors>(mr, nv, [&](auto R, auto NV) {
-          OutBlock<decltype(R)::value, decltype(NV)::value>(d, s + i, br, vsrc + c, ldv, keys,
-                                                            alpha + i, o + i * dp + c, dp);
+          OutBlock<decltype(R)::value, decltype(NV)::value, OutStart::kLoadScaled>(
+              d, s + i, br, vsrc + c, ldv, keys, alpha + i, o + i * dp + c, dp);
         });
       }
     }

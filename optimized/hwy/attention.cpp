@@ -1,22 +1,37 @@
-// Materialized multi-head attention for one image: per head h,
-//   S = Q_h·K_hᵀ (GEMM, K_h packed as the "weights"),  P = softmax(S/√d) row by row,
-//   O_h = P·V_h (GEMM with V_h read in place),
-// with the GEMM core of gemm-inl.h (same microkernel, blocking and error as hwy::gemm) run
-// serially inside the head's task. Heads are the parallel unit: 12 heads of T = 197 give each
-// thread several independent tasks of ~10 MFLOP, which beats threading inside each small GEMM
-// (measured on this kind of machine, see /work/shared/facts.md). S lives in a per-thread
-// workspace ([T, T] floats, 155 KiB at T = 197, so it stays in L2 between the two GEMMs), or in
-// `probs` when the caller wants the probabilities. The 1/√d scale is folded into the softmax
-// exponent. Each head writes only its own columns of `out`: results do not depend on threads.
+// Materialized multi-head attention for one image. Heads are the parallel unit (one task each:
+// 12 heads of T = 197 give each thread several independent tasks of ~10 MFLOP, which beats
+// threading inside each small product; /work/shared/facts.md). Per head h, with Tp = T rounded
+// up to whole vectors:
+//   qt = (Q_h/√d)ᵀ                     [d][Tp]   padding queries 0
+//   Sᵀ = K_h·qt                          [T][Tp]   the head's whole score matrix, transposed (one
+//                                                  key per row), written strip by strip (a strip:
+//                                                  the 2–3 query vectors of one score block); each
+//                                                  query's max comes out of the kernel's registers
+//   Pᵀ = exp(Sᵀ − max), l = Σ_keys Pᵀ    in place, over each strip right after it is written
+//   O_h = (P·V_h) / l                    V_h read in place; 1/l applied as O is stored
+// P·V starts only once the whole Sᵀ (T² floats: 155 KiB at T = 197, 64 MiB at T = 4097) has been
+// written, so the scores really are materialized and travel through the caches, or memory, as a
+// materialized attention's do: that is the baseline flash attention is measured against. The
+// kernels are those of optimized/hwy/transposed_scores-inl.h, shared with flash.
 //
-// P·V. The rows of V_h are already what a packed panel row holds (d consecutive floats), so
-// when d is a whole number of vectors the microkernel reads them in place, with a tile exactly
-// as wide as a divisor of d: at d = 64 on AVX-512 one 6 × 64 tile (24 accumulators). The
-// GEMM's own 48-column panels would pad d = 64 to 96 columns (a third of the FMAs wasted) and
-// copy V_h first. Other head sizes take the packed path.
+// Why transposed (docs/performance.md, "Materialized attention (hwy): transposed scores"): with
+// S row-major, Q·Kᵀ ran through the GEMM with K packed into 48-key panels (197 keys padded to
+// 240, after a scalar packing pass), and every score row needed a horizontal max, a horizontal
+// sum, a masked tail and a pass to normalize. With one key per row the max and the sum over keys
+// are vertical, no row has a tail (Tp pads the queries, which costs only lanes), K is read in
+// place, and the normalization rides on P·V's store. P·V runs strip by strip too, key blocks
+// outermost inside a strip: a block of V and the strip's probabilities for it stay in L1 while
+// the strip's rows pass (over all rows at once, the probabilities of T = 1 025 came from L3 and
+// 2 threads lost 10%).
+//
+// Error: S is a d-long float dot product of pre-scaled q (one rounding more on q, none per
+// score); FastExp ≤ 2 ulp; l a T-long float sum in each lane (positive terms); O a T-long sum
+// per key block, one rounding per block boundary, and one for the 1/l (tests: AttentionShapes).
+// Each head writes only its own columns of `out`: results do not depend on threads.
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
+#include <cstring>
+#include <limits>
 
 #include "optimized/hwy/kernels.h"
 #include "optimized/hwy/workspace.h"
@@ -26,104 +41,163 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "hwy/highway.h"
-#include "optimized/hwy/gemm-inl.h"
-#include "optimized/hwy/softmax-inl.h"
+#include "optimized/hwy/gemm-inl.h"  // KBlock
+#include "optimized/hwy/transposed_scores-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace vitbench::optimized::hwy {
 namespace HWY_NAMESPACE {
 
-// Calls f(MR, NV) (as integral constants) with the P·V tile for head_dim = nvec vectors: the
-// widest NV <= 4 that divides nvec, and MR rows to keep the accumulators at the GEMM tile's
-// count (24 on 32-register targets, 12 on 16-register ones).
+// Query vectors for the next score block: kQueryVectors, except that a remainder of 4 (T = 197
+// has 13 vectors) goes as 2 + 2 rather than 3 + 1: a one-vector block issues 9 loads per 8
+// FMAs, a two-vector one 10 per 16.
+HWY_INLINE size_t NextQueryGroup(size_t remaining) {
+  if (kQueryVectors == 3 && remaining == 4) return 2;
+  return std::min(kQueryVectors, remaining);
+}
+
+// Calls f(g, qv) for each strip of the qvec query vectors: vectors [g, g + qv).
 template <class F>
-HWY_INLINE void WithPvTile(size_t nvec, F&& f) {
-  using std::integral_constant;
-  if constexpr (kMR * kNV >= 24) {
-    if (nvec % 4 == 0) return f(integral_constant<size_t, 6>{}, integral_constant<size_t, 4>{});
-    if (nvec % 3 == 0) return f(integral_constant<size_t, 8>{}, integral_constant<size_t, 3>{});
-    if (nvec % 2 == 0) return f(integral_constant<size_t, 12>{}, integral_constant<size_t, 2>{});
-    return f(integral_constant<size_t, 12>{}, integral_constant<size_t, 1>{});
-  } else {
-    if (nvec % 2 == 0) return f(integral_constant<size_t, 6>{}, integral_constant<size_t, 2>{});
-    return f(integral_constant<size_t, 12>{}, integral_constant<size_t, 1>{});
+HWY_INLINE void ForEachStrip(size_t qvec, F&& f) {
+  for (size_t g = 0; g < qvec;) {
+    const size_t qv = NextQueryGroup(qvec - g);
+    f(g, qv);
+    g += qv;
   }
 }
 
-// O[t, head_dim] = P[t, t] · V[t, head_dim] (row strides t, ldv, ldo), head_dim a multiple of
-// Lanes, V read in place. K blocks outermost, so one block of V (KBlock rows) stays in L1 while
-// every micro-panel of P passes; blocks after the first add to O in place.
+// Floats of one worker's scratch per head, slot by slot (HeadAttention's buffers).
+struct HeadScratch {
+  size_t tp, dp, queries, scores, padded;  // padded: each of V and O, 0 for whole vectors
+};
+HWY_INLINE HeadScratch HeadScratchLayout(size_t t, size_t dh) {
+  const size_t L = hn::Lanes(hn::ScalableTag<float>());
+  HeadScratch hs;
+  hs.tp = (t + L - 1) / L * L;
+  hs.dp = (dh + L - 1) / L * L;
+  hs.queries = dh * hs.tp + hs.tp;  // qt, then 1/l per query
+  hs.scores = t * hs.tp;
+  hs.padded = dh % L ? t * hs.dp : 0;
+  return hs;
+}
+
+size_t ScratchFloatsImpl(size_t t, size_t dh) {
+  const HeadScratch hs = HeadScratchLayout(t, dh);
+  return hs.queries + hs.scores + 2 * hs.padded;
+}
+
+// One head: q, k, v point at row 0 of the head's columns (row stride ld); out at its output
+// columns (stride ld_out); probs, if not null, receives P [t][t].
 template <class D>
-HWY_INLINE void ProbsTimesV(D d, const float* HWY_RESTRICT p, size_t t,
-                            const float* HWY_RESTRICT v, size_t ldv, size_t head_dim, float* o,
-                            size_t ldo) {
-  const size_t L = hn::Lanes(d);
-  WithPvTile(head_dim / L, [&](auto mr_c, auto nv_c) {
-    constexpr size_t MR = decltype(mr_c)::value, NV = decltype(nv_c)::value;
-    const size_t nr = NV * L, kc = KBlock(t, nr);
-    for (size_t j0 = 0; j0 < head_dim; j0 += nr) {
-      for (size_t k0 = 0; k0 < t; k0 += kc) {
-        const size_t kcb = std::min(kc, t - k0);
-        for (size_t i = 0; i < t; i += MR) {
-          float* oi = o + i * ldo + j0;
-          MicrokernelRows<MR, NV>(d, std::min(MR, t - i), p + i * t + k0, t,
-                                  v + k0 * ldv + j0, ldv, kcb, k0 ? oi : nullptr, ldo, oi, ldo);
+HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY_RESTRICT k,
+                              const float* HWY_RESTRICT v, size_t ld, size_t t, size_t dh,
+                              float scale, float* HWY_RESTRICT out, size_t ld_out,
+                              float* HWY_RESTRICT probs) {
+  using V = hn::Vec<D>;
+  const HeadScratch hs = HeadScratchLayout(t, dh);
+  const size_t L = hn::Lanes(d), tp = hs.tp, dp = hs.dp, qvec = tp / L;
+  float* HWY_RESTRICT qt = thread_scratch(Scratch::TransposedQ, hs.queries);
+  float* HWY_RESTRICT inv_sum = qt + dh * tp;  // per query: 1 / Σ_keys p
+  float* HWY_RESTRICT st = thread_scratch(Scratch::Scores, hs.scores);
+
+  for (size_t i = 0; i < t; ++i) {
+    for (size_t c = 0; c < dh; ++c) qt[c * tp + i] = q[i * ld + c] * scale;
+  }
+  for (size_t c = 0; c < dh; ++c) std::fill(qt + c * tp + t, qt + (c + 1) * tp, 0.0f);
+
+  // Query group by query group: its strip of Sᵀ = K·qt with each query's max over the keys, then
+  // Pᵀ = exp(Sᵀ − max) in place over the strip while it is still in cache, and 1/l. Every
+  // exponent is <= 0 and each query's largest term is exactly 1, so nothing overflows and l >= 1.
+  const V lowest = hn::Set(d, std::numeric_limits<float>::lowest());
+  ForEachStrip(qvec, [&](size_t g, size_t qv) {
+    V mx[kQueryVectors], sum[kQueryVectors];
+    for (size_t i = 0; i < kQueryVectors; ++i) {
+      mx[i] = lowest;
+      sum[i] = hn::Zero(d);
+    }
+    for (size_t j = 0; j < t; j += kScoreRows) {
+      Dispatch2<kScoreRows, kQueryVectors>(std::min(kScoreRows, t - j), qv, [&](auto R, auto QV) {
+        ScoreBlock<decltype(R)::value, decltype(QV)::value, false>(
+            d, k + j * ld, ld, dh, qt + g * L, tp, st + j * tp + g * L, mx, nullptr, nullptr);
+      });
+    }
+    for (size_t j = 0; j < t; ++j) {
+      float* row = st + j * tp + g * L;
+      for (size_t i = 0; i < qv; ++i) {
+        const V p = FastExp(d, hn::Sub(hn::LoadU(d, row + i * L), mx[i]));
+        hn::StoreU(p, d, row + i * L);
+        sum[i] = hn::Add(sum[i], p);
+      }
+    }
+    for (size_t i = 0; i < qv; ++i) {
+      hn::StoreU(hn::Div(hn::Set(d, 1.0f), sum[i]), d, inv_sum + (g + i) * L);
+    }
+  });
+  if (probs) {
+    for (size_t i = 0; i < t; ++i) {
+      for (size_t j = 0; j < t; ++j) probs[i * t + j] = st[j * tp + i] * inv_sum[i];
+    }
+  }
+
+  // O = (P·V) / l. A head size that is not whole vectors goes through zero-padded copies of V
+  // and O, so that no vector access passes the end of a row.
+  const bool padded = hs.padded != 0;
+  float* HWY_RESTRICT vpad = padded ? thread_scratch(Scratch::PaddedV, hs.padded) : nullptr;
+  float* HWY_RESTRICT opad = padded ? thread_scratch(Scratch::PaddedOut, hs.padded) : nullptr;
+  if (padded) {
+    for (size_t j = 0; j < t; ++j) {
+      std::memcpy(vpad + j * dp, v + j * ld, dh * sizeof(float));
+      std::fill(vpad + j * dp + dh, vpad + (j + 1) * dp, 0.0f);
+    }
+  }
+  const float* vsrc = padded ? vpad : v;
+  float* odst = padded ? opad : out;
+  const size_t ldv = padded ? dp : ld, ldo = padded ? dp : ld_out;
+  // Strip by strip (the queries of one score group), key blocks outermost inside a strip, so
+  // one block of V and the strip's probabilities for it stay in L1 while the strip's rows pass;
+  // the first block starts the accumulators at zero, the others add to O, the last scales by 1/l.
+  const size_t kc = KBlock(t, kOutVectors * L);
+  ForEachStrip(qvec, [&](size_t g, size_t qv) {
+    const size_t i0 = g * L, i1 = std::min(t, (g + qv) * L);
+    for (size_t k0 = 0; k0 < t; k0 += kc) {
+      const size_t keys = std::min(kc, t - k0);
+      const bool first = k0 == 0, last = k0 + keys == t;
+      for (size_t i = i0; i < i1; i += kOutRows) {
+        for (size_t c = 0; c < dp; c += kOutVectors * L) {
+          const size_t nv = std::min(kOutVectors, (dp - c) / L);
+          Dispatch2<kOutRows, kOutVectors>(std::min(kOutRows, i1 - i), nv, [&](auto R, auto NV) {
+            constexpr size_t MR = decltype(R)::value, NVc = decltype(NV)::value;
+            const float* p = st + k0 * tp + i;
+            float* o = odst + i * ldo + c;
+            const float* post = last ? inv_sum + i : nullptr;
+            if (first) {
+              OutBlock<MR, NVc, OutStart::kZero>(d, p, tp, vsrc + k0 * ldv + c, ldv, keys,
+                                                 nullptr, o, ldo, post);
+            } else {
+              OutBlock<MR, NVc, OutStart::kLoad>(d, p, tp, vsrc + k0 * ldv + c, ldv, keys,
+                                                 nullptr, o, ldo, post);
+            }
+          });
         }
       }
     }
   });
+  if (padded) {
+    for (size_t i = 0; i < t; ++i) {
+      std::memcpy(out + i * ld_out, opad + i * dp, dh * sizeof(float));
+    }
+  }
 }
 
 void AttentionImpl(const float* qkv, size_t ld_qkv, size_t tokens, size_t heads, size_t head_dim,
                    float* out, size_t ld_out, float* probs, ThreadPool& pool) {
   const hn::ScalableTag<float> d;
-  const size_t dim = heads * head_dim, nr = PanelWidth(), t = tokens;
+  const size_t dim = heads * head_dim;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   pool.run(heads, [&](size_t h, size_t) {
-    // S = Q_h · K_hᵀ: K_h [T, d] is exactly a weight matrix [N = T, K = d].
-    GemmOperands qk;
-    qk.a = qkv + h * head_dim;
-    qk.m = t;
-    qk.lda = ld_qkv;
-    qk.n = t;
-    qk.k = head_dim;
-    qk.nr = nr;
-    qk.kc = KBlock(head_dim, nr);
-    float* kp = thread_scratch(Scratch::PackedK, qk.panel_count() * nr * head_dim);
-    PackNK(qkv + dim + h * head_dim, t, head_dim, ld_qkv, nr, qk.kc, kp);
-    qk.panels = kp;
-    qk.c = probs ? probs + h * t * t : thread_scratch(Scratch::Scores, t * t);
-    qk.ldc = t;
-    const size_t qk_sub = SubPanels(t, nr);
-    const size_t qk_ws = GemmWorkspaceFloats(qk, t, qk_sub);
-    GemmRange(d, qk, 0, t, 0, qk.panel_count(), qk_sub,
-              qk_ws ? thread_scratch(Scratch::GemmPartials, qk_ws) : nullptr);
-
-    for (size_t i = 0; i < t; ++i) SoftmaxRow(d, qk.c + i * t, t, scale);
-
-    const float* v = qkv + 2 * dim + h * head_dim;
-    if (head_dim % hn::Lanes(d) == 0) {
-      ProbsTimesV(d, qk.c, t, v, ld_qkv, head_dim, out + h * head_dim, ld_out);
-      return;
-    }
-    // O_h = P · V_h with V_h packed into the GEMM's panels: V_h [T, d] is B [K = T, N = d].
-    GemmOperands pv;
-    pv.a = qk.c;
-    pv.m = t;
-    pv.lda = t;
-    pv.n = head_dim;
-    pv.k = t;
-    pv.nr = nr;
-    pv.kc = KBlock(t, nr);
-    float* vp = thread_scratch(Scratch::PackedV, pv.panel_count() * nr * t);
-    PackKN(v, t, head_dim, ld_qkv, nr, pv.kc, vp);
-    pv.panels = vp;
-    pv.c = out + h * head_dim;
-    pv.ldc = ld_out;
-    const size_t pv_sub = SubPanels(t, nr);
-    const size_t pv_ws = GemmWorkspaceFloats(pv, t, pv_sub);
-    GemmRange(d, pv, 0, t, 0, pv.panel_count(), pv_sub,
-              pv_ws ? thread_scratch(Scratch::GemmPartials, pv_ws) : nullptr);
+    const float* q = qkv + h * head_dim;
+    HeadAttention(d, q, q + dim, q + 2 * dim, ld_qkv, tokens, head_dim, scale,
+                  out + h * head_dim, ld_out, probs ? probs + h * tokens * tokens : nullptr);
   });
 }
 
@@ -137,6 +211,11 @@ HWY_AFTER_NAMESPACE();
 namespace vitbench::optimized::hwy {
 
 HWY_EXPORT(AttentionImpl);
+HWY_EXPORT(ScratchFloatsImpl);
+
+size_t attention_scratch_floats(size_t tokens, size_t head_dim) {
+  return HWY_DYNAMIC_DISPATCH(ScratchFloatsImpl)(tokens, head_dim);
+}
 
 void attention(const float* qkv, size_t ld_qkv, size_t tokens, size_t heads, size_t head_dim,
                float* out, size_t ld_out, float* probs, ThreadPool& pool) {

@@ -1,6 +1,6 @@
 // Per-target GEMM core: panel packing, the register-blocked microkernel, the fused epilogue and
 // the serial blocked loop over one (row range × panel range) of C. gemm.cpp threads it over the
-// pool; attention.cpp calls it directly for Q·Kᵀ and P·V inside one head's task.
+// pool; attention.cpp takes KBlock from it.
 // The blocking scheme and its sizes are explained in gemm.cpp's header comment.
 
 #if defined(VITBENCH_OPTIMIZED_HWY_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -73,7 +73,7 @@ HWY_INLINE size_t KBlock(size_t k, size_t nr) {
   return blocks == 0 ? 1 : (k + blocks - 1) / blocks;
 }
 
-// Panel layout (both packers): for each K block [k0, k0+kc), all panels one after another;
+// Panel layout (PackNK): for each K block [k0, k0+kc), all panels one after another;
 // panel p holds kc rows of nr floats, row kk = columns [p·nr, p·nr + nr) at depth k0 + kk,
 // zero beyond column n. Block (k0, kc), panel p therefore starts at k0·np·nr + p·kc·nr, and the
 // slivers a thread walks through for one K block are contiguous in memory.
@@ -101,27 +101,9 @@ inline void PackNK(const float* HWY_RESTRICT w, size_t n, size_t k, size_t ldw, 
   }
 }
 
-// From B [k, n] (row stride ldb), e.g. V in attention: rows of B are already panel rows.
-inline void PackKN(const float* HWY_RESTRICT b, size_t k, size_t n, size_t ldb, size_t nr,
-                   size_t kc, float* HWY_RESTRICT out) {
-  const size_t np = (n + nr - 1) / nr;
-  for (size_t k0 = 0; k0 < k; k0 += kc) {
-    const size_t kcb = std::min(kc, k - k0);
-    for (size_t p = 0; p < np; ++p) {
-      float* panel = out + PanelOffset(k0, kcb, np, nr, p);
-      const size_t cols = std::min(nr, n - p * nr);
-      for (size_t kk = 0; kk < kcb; ++kk) {
-        const float* src = b + (k0 + kk) * ldb + p * nr;
-        std::memcpy(panel + kk * nr, src, cols * sizeof(float));
-        std::fill(panel + kk * nr + cols, panel + (kk + 1) * nr, 0.0f);
-      }
-    }
-  }
-}
-
 // The microkernel: out[kRows, NR] = in[kRows, NR] (or 0 when in is null) + A[kRows, kc] · B,
-// NR = NV vectors. B is kc rows of NR floats, row stride ldb: one packed sliver (ldb = NR), or
-// a matrix read in place (attention's V). A rows are read in place (row stride lda): every A
+// NR = NV vectors. B is kc rows of NR floats, row stride ldb (one packed sliver: ldb = NR).
+// A rows are read in place (row stride lda): every A
 // element is broadcast once per sliver, so packing A would copy as many bytes as it saves, and
 // the rows of an A block stay in L2 either way. `in` may equal `out` (partial sums updated in
 // place), so neither is HWY_RESTRICT.

@@ -57,6 +57,9 @@ void softmax(float* row, size_t n);
 // `probs` is not null it receives the probabilities [H, T, T].
 void attention(const float* qkv, size_t ld_qkv, size_t tokens, size_t heads, size_t head_dim,
                float* out, size_t ld_out, float* probs, ThreadPool& pool);
+// The floats of per-worker scratch attention() holds for one head (its transposed score matrix
+// and queries; padded copies of V and O when head_dim is not a whole number of vectors).
+size_t attention_scratch_floats(size_t tokens, size_t head_dim);
 
 // The Highway target this process dispatches to (e.g. "AVX2"), and all targets compiled in.
 const char* chosen_target();
