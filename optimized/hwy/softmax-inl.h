@@ -1,5 +1,5 @@
-// Per-target softmax of one row, shared by softmax.cpp and attention.cpp (where the 1/√d score
-// scale is folded into the exponent instead of a separate pass over the scores).
+// Per-target softmax of one row (softmax.cpp). Attention does not use it: it keeps its scores
+// transposed, so that its max and sum over keys are vertical (hwy/attention.cpp).
 
 #if defined(VITBENCH_OPTIMIZED_HWY_SOFTMAX_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef VITBENCH_OPTIMIZED_HWY_SOFTMAX_INL_H_
@@ -19,7 +19,7 @@ namespace vitbench::optimized::hwy {
 namespace HWY_NAMESPACE {
 namespace hn = ::hwy::HWY_NAMESPACE;
 
-// row[i] = exp(scale·(row[i] − max)) / Σ_j exp(scale·(row[j] − max)), scale > 0, in place.
+// row[i] = exp(row[i] − max) / Σ_j exp(row[j] − max), in place.
 // Subtracting the max makes every exponent <= 0, so nothing overflows and the largest term is
 // exactly 1, which bounds the sum below by 1. The sum is kept in Lanes() float partial sums:
 // relative error <= (n/Lanes + log2 Lanes)·2^-24, 7e-7 for n = 197 on 8 lanes; each output
@@ -28,7 +28,7 @@ namespace hn = ::hwy::HWY_NAMESPACE;
 // The tail (n % Lanes) goes through a full-width buffer, padded with a real element of the row
 // for the max and masked to zero for the sum, so no vector access passes row[n-1].
 template <class D>
-HWY_INLINE void SoftmaxRow(D d, float* HWY_RESTRICT row, size_t n, float scale) {
+HWY_INLINE void SoftmaxRow(D d, float* HWY_RESTRICT row, size_t n) {
   using V = hn::Vec<D>;
   if (n == 0) return;
   const size_t L = hn::Lanes(d);
@@ -41,19 +41,15 @@ HWY_INLINE void SoftmaxRow(D d, float* HWY_RESTRICT row, size_t n, float scale) 
     for (size_t i = 0; i < L; ++i) buf[i] = row[full + (i < rem ? i : 0)];
     vmax = hn::Max(vmax, hn::Load(d, buf));
   }
-  const V vscale = hn::Set(d, scale);
-  // exp(scale·x − scale·max) as one FMA: the exponent's rounding is then relative to the
-  // (small) difference rather than to scale·x.
-  const V neg_shift = hn::Neg(hn::Mul(hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax))), vscale));
+  const V max = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax)));
   V sum = hn::Zero(d);
   for (size_t i = 0; i < full; i += L) {
-    const V e = FastExp(d, hn::MulAdd(hn::LoadU(d, row + i), vscale, neg_shift));
+    const V e = FastExp(d, hn::Sub(hn::LoadU(d, row + i), max));
     hn::StoreU(e, d, row + i);
     sum = hn::Add(sum, e);
   }
   if (rem) {
-    const V e = hn::IfThenElseZero(
-        hn::FirstN(d, rem), FastExp(d, hn::MulAdd(hn::Load(d, buf), vscale, neg_shift)));
+    const V e = hn::IfThenElseZero(hn::FirstN(d, rem), FastExp(d, hn::Sub(hn::Load(d, buf), max)));
     hn::Store(e, d, buf);
     std::memcpy(row + full, buf, rem * sizeof(float));
     sum = hn::Add(sum, e);

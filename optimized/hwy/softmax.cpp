@@ -12,7 +12,7 @@ HWY_BEFORE_NAMESPACE();
 namespace vitbench::optimized::hwy {
 namespace HWY_NAMESPACE {
 
-void SoftmaxImpl(float* row, size_t n) { SoftmaxRow(hn::ScalableTag<float>(), row, n, 1.0f); }
+void SoftmaxImpl(float* row, size_t n) { SoftmaxRow(hn::ScalableTag<float>(), row, n); }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace vitbench::optimized::hwy
