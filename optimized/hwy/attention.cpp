@@ -19,10 +19,9 @@
 // 240, after a scalar packing pass), and every score row needed a horizontal max, a horizontal
 // sum, a masked tail and a pass to normalize. With one key per row the max and the sum over keys
 // are vertical, no row has a tail (Tp pads the queries, which costs only lanes), K is read in
-// place, and the normalization rides on P·V's store. P·V runs strip by strip too, key blocks
-// outermost inside a strip: a block of V and the strip's probabilities for it stay in L1 while
-// the strip's rows pass (over all rows at once, the probabilities of T = 1 025 came from L3 and
-// 2 threads lost 10%).
+// place, and the normalization rides on P·V's store. P·V runs over ranges of up to four strips'
+// rows, key blocks outermost inside a range: a block of V stays in L1 and the range's
+// probabilities for it in L2 while the range's rows pass (kPvRangeStrips).
 //
 // Error: S is a d-long float dot product of pre-scaled q (one rounding more on q, none per
 // score); FastExp ≤ 2 ulp; l a T-long float sum in each lane (positive terms); O a T-long sum
@@ -56,15 +55,10 @@ HWY_INLINE size_t NextQueryGroup(size_t remaining) {
   return std::min(kQueryVectors, remaining);
 }
 
-// Calls f(g, qv) for each strip of the qvec query vectors: vectors [g, g + qv).
-template <class F>
-HWY_INLINE void ForEachStrip(size_t qvec, F&& f) {
-  for (size_t g = 0; g < qvec;) {
-    const size_t qv = NextQueryGroup(qvec - g);
-    f(g, qv);
-    g += qv;
-  }
-}
+// P·V's row ranges: at most this many strips' rows (192 queries on AVX-512), split evenly.
+// Measured against 1 strip (V streamed once per 48 queries: 10% slower at T = 4 097, 2 threads)
+// and 8 (the same within noise, but 7% slower at T = 197, 1 thread); docs/performance.md.
+inline constexpr size_t kPvRangeStrips = 4;
 
 // Floats of one worker's scratch per head, slot by slot (HeadAttention's buffers).
 struct HeadScratch {
@@ -109,7 +103,8 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
   // Pᵀ = exp(Sᵀ − max) in place over the strip while it is still in cache, and 1/l. Every
   // exponent is <= 0 and each query's largest term is exactly 1, so nothing overflows and l >= 1.
   const V lowest = hn::Set(d, std::numeric_limits<float>::lowest());
-  ForEachStrip(qvec, [&](size_t g, size_t qv) {
+  for (size_t g = 0, qv; g < qvec; g += qv) {
+    qv = NextQueryGroup(qvec - g);
     V mx[kQueryVectors], sum[kQueryVectors];
     for (size_t i = 0; i < kQueryVectors; ++i) {
       mx[i] = lowest;
@@ -132,7 +127,7 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
     for (size_t i = 0; i < qv; ++i) {
       hn::StoreU(hn::Div(hn::Set(d, 1.0f), sum[i]), d, inv_sum + (g + i) * L);
     }
-  });
+  }
   if (probs) {
     for (size_t i = 0; i < t; ++i) {
       for (size_t j = 0; j < t; ++j) probs[i * t + j] = st[j * tp + i] * inv_sum[i];
@@ -153,12 +148,15 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
   const float* vsrc = padded ? vpad : v;
   float* odst = padded ? opad : out;
   const size_t ldv = padded ? dp : ld, ldo = padded ? dp : ld_out;
-  // Strip by strip (the queries of one score group), key blocks outermost inside a strip, so
-  // one block of V and the strip's probabilities for it stay in L1 while the strip's rows pass;
-  // the first block starts the accumulators at zero, the others add to O, the last scales by 1/l.
+  // Row range by row range, key blocks outermost inside a range: a block of V stays in L1 while
+  // the range's rows pass, and the range's probabilities for that block in L2. The first block
+  // starts the accumulators at zero, the others add to O, the last scales it by 1/l.
   const size_t kc = KBlock(t, kOutVectors * L);
-  ForEachStrip(qvec, [&](size_t g, size_t qv) {
-    const size_t i0 = g * L, i1 = std::min(t, (g + qv) * L);
+  const size_t range_max = kPvRangeStrips * kQueryVectors * L;
+  const size_t ranges = (t + range_max - 1) / range_max;
+  const size_t range = ((t + ranges - 1) / ranges + kOutRows - 1) / kOutRows * kOutRows;
+  for (size_t i0 = 0; i0 < t; i0 += range) {
+    const size_t i1 = std::min(t, i0 + range);
     for (size_t k0 = 0; k0 < t; k0 += kc) {
       const size_t keys = std::min(kc, t - k0);
       const bool first = k0 == 0, last = k0 + keys == t;
@@ -181,7 +179,7 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
         }
       }
     }
-  });
+  }
   if (padded) {
     for (size_t i = 0; i < t; ++i) {
       std::memcpy(out + i * ld_out, opad + i * dp, dh * sizeof(float));
