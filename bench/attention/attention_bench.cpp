@@ -186,8 +186,9 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("hwy_target", opt::hwy::chosen_target());
   const auto t = opt::flash::tiles(kHeadDim);
-  benchmark::AddCustomContext("flash_tiles", "Br=" + std::to_string(t.query_rows) +
-                                                 " Bc=" + std::to_string(t.key_rows));
+  benchmark::AddCustomContext("flash_tiles", "Br=" + std::to_string(t.query_rows) + " Bc=" +
+                                                 std::to_string(t.key_rows) + " (one tile up to " +
+                                                 std::to_string(2 * t.key_rows) + " keys)");
   register_benchmarks(thread_counts);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -40,10 +40,15 @@
 // Bc is a runtime parameter (flash::Options::key_tile) so the tests can vary it; Br is the
 // kernels' compile-time register blocking.
 //
+//   Short sequences: up to 2·Bc keys (ViT's 197 tokens) run as one key tile of all the keys, the
+//        softmax in one pass: no online rescale, and O is stored once instead of once per tile.
+//        Measured at T = 197 against two tiles (128 + 69; docs/performance.md, "Flash at 197
+//        tokens: one key tile").
+//
 // Workspace per worker: qt, Sᵀ, O, a padded V tile (only when Lanes does not divide d) and four
-// Br-long statistics: (d·Br + Bc·Br + Br·dp + Bc·dp + 4·Br) floats, independent of T (49 KiB at
-// d = 64 on AVX-512), against T² floats per worker for the materialized kernels (64 MiB at
-// T = 4097).
+// Br-long statistics: (d·Br + Bc'·Br + Br·dp + Bc'·dp + 4·Br) floats with Bc' = 2·Bc, the
+// largest default key tile, so independent of T (73 KiB at d = 64 on AVX-512), against T²
+// floats per worker for the materialized kernels (64 MiB at T = 4097).
 //
 // Parallelism: images × heads × query tiles, one task each (dynamic scheduling on the pool).
 // Each task writes only its own rows and columns of out, lse and probs, and its arithmetic
@@ -88,12 +93,11 @@ size_t SliceFloatsImpl(size_t head_dim, size_t key_tile) {
   return SliceLayout(head_dim, key_tile).total;
 }
 
-void FlashImpl(const AttentionProblem& p, float* workspace, ThreadPool& pool, size_t key_tile,
-               float* lse) {
+void FlashImpl(const AttentionProblem& p, float* workspace, size_t slice, ThreadPool& pool,
+               size_t key_tile, float* lse) {
   const hn::ScalableTag<float> d;
   const size_t T = p.tokens, H = p.heads, dh = p.head_dim, D = H * dh, br = QueryTile();
   const size_t tiles = (T + br - 1) / br;
-  const size_t slice = SliceLayout(dh, key_tile).total;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));
   auto task_fn = [&](size_t task, size_t worker) {
     const size_t tile = task % tiles, h = task / tiles % H, img = task / tiles / H;
@@ -140,14 +144,22 @@ Tiles tiles(size_t head_dim) {
 }
 
 namespace {
-size_t key_tile_or_default(size_t head_dim, size_t key_tile) {
-  return key_tile ? key_tile : tiles(head_dim).key_rows;
+// The default key tile: Bc keys, or the whole sequence when it has at most 2·Bc keys. One tile
+// then takes the softmax in one pass (no online rescale, no second output pass over O).
+size_t default_key_tile(size_t tokens, size_t head_dim) {
+  const size_t bc = tiles(head_dim).key_rows;
+  return tokens <= 2 * bc ? std::max<size_t>(tokens, 1) : bc;
+}
+// The key tile a worker's slice is sized for: the given one, or the largest default, so that the
+// workspace does not depend on the token count.
+size_t slice_key_tile(size_t head_dim, size_t key_tile) {
+  return key_tile ? key_tile : 2 * tiles(head_dim).key_rows;
 }
 }  // namespace
 
 size_t workspace_floats(size_t tokens, size_t head_dim, size_t workers, size_t key_tile) {
   if (tokens == 0 || head_dim == 0) return 0;
-  const size_t bc = key_tile_or_default(head_dim, key_tile);
+  const size_t bc = slice_key_tile(head_dim, key_tile);
   // +16: the caller's buffer need not be 64-byte aligned; slices start at an aligned offset.
   return std::max<size_t>(workers, 1) * HWY_DYNAMIC_DISPATCH(SliceFloatsImpl)(head_dim, bc) + 16;
 }
@@ -164,12 +176,15 @@ void attention(const AttentionProblem& p, float* workspace, ThreadPool& pool,
     core::fail("flash::attention", "row stride smaller than the row (3D for qkv, D for out)");
   }
   if (!workspace) core::fail("flash::attention", "no workspace (see workspace_floats)");
-  const size_t bc = key_tile_or_default(p.head_dim, options.key_tile);
+  const size_t bc = options.key_tile ? options.key_tile : default_key_tile(p.tokens, p.head_dim);
   // Align the slices: the kernels use unaligned accesses, but a 64-byte start keeps each
   // vector within one cache line.
   const auto addr = reinterpret_cast<uintptr_t>(workspace);
   float* aligned = workspace + ((64 - addr % 64) % 64) / sizeof(float) % 16;
-  HWY_DYNAMIC_DISPATCH(FlashImpl)(p, aligned, pool, bc, options.lse);
+  // Workers' slices as workspace_floats laid them out (for the largest default key tile).
+  const size_t slice =
+      HWY_DYNAMIC_DISPATCH(SliceFloatsImpl)(p.head_dim, slice_key_tile(p.head_dim, options.key_tile));
+  HWY_DYNAMIC_DISPATCH(FlashImpl)(p, aligned, slice, pool, bc, options.lse);
 }
 
 }  // namespace vitbench::optimized::flash

@@ -10,7 +10,8 @@
 namespace vitbench::optimized::flash {
 
 // The dispatched target's tiles: queries per tile (compile-time register blocking) and the
-// default keys per tile for this head size (chosen to keep a key tile's working set in L1).
+// default keys per tile for this head size; a sequence of at most 2·key_rows keys runs as one
+// key tile instead (flash.cpp).
 struct Tiles {
   size_t query_rows = 0;
   size_t key_rows = 0;
@@ -18,7 +19,7 @@ struct Tiles {
 Tiles tiles(size_t head_dim);
 
 struct Options {
-  size_t key_tile = 0;   // keys per tile; 0: tiles(head_dim).key_rows
+  size_t key_tile = 0;   // keys per tile; 0: the default (Tiles above)
   float* lse = nullptr;  // when set, receives log Σ_j exp(s_ij) per row, [images, heads, tokens]
 };
 
