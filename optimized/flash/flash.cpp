@@ -32,18 +32,17 @@
 //        138 (±5% between runs): the per-key-tile fixed costs (the m/l/α update, O loaded,
 //        rescaled and stored, the output kernel's prologue and epilogue: ~2·Br·dp memory ops
 //        and ~60 cycles per tile) matter more than Sᵀ and V spilling to L2 (1 MiB, 64 B/cycle),
-//        and beyond 128 the gain is within noise while a 197-token sequence still exercises
-//        the online rescale. At Bc = 128 the resident set is 24 + 56 KiB: L1 + L2. With the
-//        exp fused into the score kernel (fewer per-tile costs) Bc = 256 measured slower at 1
-//        thread (119–130 against 135–154 GFLOP/s) and equal at 2, so 128 stays.
+//        and beyond 128 the gain is within noise. At Bc = 128 the resident set is 24 + 56 KiB:
+//        L1 + L2. With the exp fused into the score kernel (fewer per-tile costs) Bc = 256
+//        measured slower at 1 thread (119–130 against 135–154 GFLOP/s) and equal at 2, so 128
+//        stays.
+//        Short sequences, up to 2·Bc keys (ViT's 197 tokens), run as one tile of all the keys:
+//        the softmax in one pass, no online rescale, O stored once instead of once per tile
+//        (measured at T = 197 against 128 + 69 keys: docs/performance.md, "Flash at 197 tokens:
+//        one key tile").
 //   AVX2/SSE4 (16 registers): Br = 2 vectors (16 / 8 queries), 6×2 kernels, Bc = 128.
 // Bc is a runtime parameter (flash::Options::key_tile) so the tests can vary it; Br is the
 // kernels' compile-time register blocking.
-//
-//   Short sequences: up to 2·Bc keys (ViT's 197 tokens) run as one key tile of all the keys, the
-//        softmax in one pass: no online rescale, and O is stored once instead of once per tile.
-//        Measured at T = 197 against two tiles (128 + 69; docs/performance.md, "Flash at 197
-//        tokens: one key tile").
 //
 // Workspace per worker: qt, Sᵀ, O, a padded V tile (only when Lanes does not divide d) and four
 // Br-long statistics: (d·Br + Bc'·Br + Br·dp + Bc'·dp + 4·Br) floats with Bc' = 2·Bc, the
@@ -182,8 +181,8 @@ void attention(const AttentionProblem& p, float* workspace, ThreadPool& pool,
   const auto addr = reinterpret_cast<uintptr_t>(workspace);
   float* aligned = workspace + ((64 - addr % 64) % 64) / sizeof(float) % 16;
   // Workers' slices as workspace_floats laid them out (for the largest default key tile).
-  const size_t slice =
-      HWY_DYNAMIC_DISPATCH(SliceFloatsImpl)(p.head_dim, slice_key_tile(p.head_dim, options.key_tile));
+  const size_t slice_bc = slice_key_tile(p.head_dim, options.key_tile);
+  const size_t slice = HWY_DYNAMIC_DISPATCH(SliceFloatsImpl)(p.head_dim, slice_bc);
   HWY_DYNAMIC_DISPATCH(FlashImpl)(p, aligned, slice, pool, bc, options.lse);
 }
 

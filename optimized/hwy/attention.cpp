@@ -14,14 +14,14 @@
 // materialized attention's do: that is the baseline flash attention is measured against. The
 // kernels are those of optimized/hwy/transposed_scores-inl.h, shared with flash.
 //
-// Why transposed (docs/performance.md, "Materialized attention (hwy): transposed scores"): with
-// S row-major, Q·Kᵀ ran through the GEMM with K packed into 48-key panels (197 keys padded to
-// 240, after a scalar packing pass), and every score row needed a horizontal max, a horizontal
-// sum, a masked tail and a pass to normalize. With one key per row the max and the sum over keys
-// are vertical, no row has a tail (Tp pads the queries, which costs only lanes), K is read in
-// place, and the normalization rides on P·V's store. P·V runs over ranges of up to four strips'
-// rows, key blocks outermost inside a range: a block of V stays in L1 and the range's
-// probabilities for it in L2 while the range's rows pass (kPvRangeStrips).
+// Why transposed (docs/performance.md, "Attention with transposed scores"): with S row-major, Q·Kᵀ
+// ran through the GEMM with K packed into 48-key panels (197 keys padded to 240, after a scalar
+// packing pass), and every score row needed a horizontal max, a horizontal sum, a masked tail and a
+// pass to normalize. With one key per row the max and the sum over keys are vertical, no row has a
+// tail (Tp pads the queries, which costs only lanes), K is read in place, and the normalization
+// rides on P·V's store. P·V runs over ranges of up to four strips' rows, key blocks outermost
+// inside a range: a block of V stays in L1 and the range's probabilities for it in L2 while the
+// range's rows pass (kPvRangeStrips).
 //
 // Error: S is a d-long float dot product of pre-scaled q (one rounding more on q, none per
 // score); FastExp ≤ 2 ulp; l a T-long float sum in each lane (positive terms); O a T-long sum
