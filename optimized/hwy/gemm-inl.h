@@ -103,9 +103,9 @@ inline void PackNK(const float* HWY_RESTRICT w, size_t n, size_t k, size_t ldw, 
 
 // The microkernel: out[kRows, NR] = in[kRows, NR] (or 0 when in is null) + A[kRows, kc] · B,
 // NR = NV vectors. B is kc rows of NR floats, row stride ldb (one packed sliver: ldb = NR).
-// A rows are read in place (row stride lda): every A
-// element is broadcast once per sliver, so packing A would copy as many bytes as it saves, and
-// the rows of an A block stay in L2 either way. `in` may equal `out` (partial sums updated in
+// A rows are read in place (row stride lda): every A element is broadcast once per sliver, so
+// packing A would copy as many bytes as it saves, and the rows of an A block stay in L2 either
+// way. `in` may equal `out` (partial sums updated in
 // place), so neither is HWY_RESTRICT.
 // Named accumulators rather than arrays, because arrays of vectors are not allowed for the
 // sizeless SVE/RVV vector types; the compiler drops the ones a tile size does not use.

@@ -501,6 +501,20 @@ TEST_P(HwyKernels, AttentionShapes) {
   check_attention(rng_, 197, 1, 80, false, 1);
 }
 
+// What attention_bench reports as hwy's workspace: per worker, one head's whole score matrix
+// (T × T rounded up to whole vectors of queries) and its transposed queries; for a head size
+// that is not whole vectors, padded copies of V and O besides.
+TEST_P(HwyKernels, AttentionScratchHoldsAHeadsWholeScoreMatrix) {
+  for (size_t t : {size_t{1}, size_t{197}, size_t{4097}}) {
+    const size_t whole = attention_scratch_floats(t, 64);
+    EXPECT_GE(whole, t * t + 64 * t) << "T=" << t;
+    EXPECT_LE(whole, (t + 64) * (t + 64)) << "T=" << t;  // lanes <= 64 floats of padding
+    if (lanes_ > 1) {
+      EXPECT_GE(attention_scratch_floats(t, 65), whole + 2 * t * 65) << "T=" << t;
+    }
+  }
+}
+
 TEST_P(HwyKernels, AttentionDeterministicAcrossThreadCounts) {
   const uint64_t seed = rng_();
   std::vector<std::vector<float>> outs(3);
