@@ -147,7 +147,7 @@ namespace {
 // then takes the softmax in one pass (no online rescale, no second output pass over O).
 size_t default_key_tile(size_t tokens, size_t head_dim) {
   const size_t bc = tiles(head_dim).key_rows;
-  return tokens <= 2 * bc ? std::max<size_t>(tokens, 1) : bc;
+  return tokens <= 2 * bc ? tokens : bc;  // attention() has returned early for 0 tokens
 }
 // The key tile a worker's slice is sized for: the given one, or the largest default, so that the
 // workspace does not depend on the token count.

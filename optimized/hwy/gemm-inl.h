@@ -42,6 +42,7 @@ inline constexpr size_t kNV = 3;
 inline constexpr size_t kMR = 6;
 inline constexpr size_t kNV = 2;
 #endif
+static_assert(kMR >= 1 && kMR <= 12 && kNV >= 1 && kNV <= 4, "microkernel supports 12x4 at most");
 
 // The packed panel width NR (columns per B sliver) of this target.
 HWY_INLINE size_t PanelWidth() { return kNV * hn::Lanes(hn::ScalableTag<float>()); }
@@ -102,10 +103,9 @@ inline void PackNK(const float* HWY_RESTRICT w, size_t n, size_t k, size_t ldw, 
 }
 
 // The microkernel: out[kRows, NR] = in[kRows, NR] (or 0 when in is null) + A[kRows, kc] · B,
-// NR = NV vectors. B is kc rows of NR floats, row stride ldb (one packed sliver: ldb = NR).
-// A rows are read in place (row stride lda): every A element is broadcast once per sliver, so
-// packing A would copy as many bytes as it saves, and the rows of an A block stay in L2 either
-// way. `in` may equal `out` (partial sums updated in
+// B one packed sliver (kc × NR, aligned). A rows are read in place (row stride lda): every A
+// element is broadcast once per sliver, so packing A would copy as many bytes as it saves, and
+// the rows of an A block stay in L2 either way. `in` may equal `out` (partial sums updated in
 // place), so neither is HWY_RESTRICT.
 // Named accumulators rather than arrays, because arrays of vectors are not allowed for the
 // sizeless SVE/RVV vector types; the compiler drops the ones a tile size does not use.
@@ -116,33 +116,32 @@ inline void PackNK(const float* HWY_RESTRICT w, size_t n, size_t k, size_t ldw, 
   if constexpr (kRows > r) {                                         \
     const float* row = in + r * ld_in;                               \
     c##r##0 = hn::LoadU(d, row);                                     \
-    if constexpr (NV > 1) c##r##1 = hn::LoadU(d, row + L);           \
-    if constexpr (NV > 2) c##r##2 = hn::LoadU(d, row + 2 * L);       \
-    if constexpr (NV > 3) c##r##3 = hn::LoadU(d, row + 3 * L);       \
+    if constexpr (kNV > 1) c##r##1 = hn::LoadU(d, row + L);          \
+    if constexpr (kNV > 2) c##r##2 = hn::LoadU(d, row + 2 * L);      \
+    if constexpr (kNV > 3) c##r##3 = hn::LoadU(d, row + 3 * L);      \
   }
 #define VB_ROW_FMA(r)                                                \
   if constexpr (kRows > r) {                                         \
     const V av = hn::Set(d, a##r[k]);                                \
     c##r##0 = hn::MulAdd(av, b0, c##r##0);                           \
-    if constexpr (NV > 1) c##r##1 = hn::MulAdd(av, b1, c##r##1);     \
-    if constexpr (NV > 2) c##r##2 = hn::MulAdd(av, b2, c##r##2);     \
-    if constexpr (NV > 3) c##r##3 = hn::MulAdd(av, b3, c##r##3);     \
+    if constexpr (kNV > 1) c##r##1 = hn::MulAdd(av, b1, c##r##1);    \
+    if constexpr (kNV > 2) c##r##2 = hn::MulAdd(av, b2, c##r##2);    \
+    if constexpr (kNV > 3) c##r##3 = hn::MulAdd(av, b3, c##r##3);    \
   }
 #define VB_ROW_STORE(r)                                              \
   if constexpr (kRows > r) {                                         \
     float* row = out + r * ld_out;                                   \
     hn::StoreU(c##r##0, d, row);                                     \
-    if constexpr (NV > 1) hn::StoreU(c##r##1, d, row + L);           \
-    if constexpr (NV > 2) hn::StoreU(c##r##2, d, row + 2 * L);       \
-    if constexpr (NV > 3) hn::StoreU(c##r##3, d, row + 3 * L);       \
+    if constexpr (kNV > 1) hn::StoreU(c##r##1, d, row + L);          \
+    if constexpr (kNV > 2) hn::StoreU(c##r##2, d, row + 2 * L);      \
+    if constexpr (kNV > 3) hn::StoreU(c##r##3, d, row + 3 * L);      \
   }
 #define VB_ALL_ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 
-template <size_t kRows, size_t NV, class D>
+template <size_t kRows, class D>
 HWY_NOINLINE void Microkernel(D d, const float* HWY_RESTRICT a, size_t lda,
-                              const float* HWY_RESTRICT b, size_t ldb, size_t kc,
+                              const float* HWY_RESTRICT b, size_t kc,
                               const float* in, size_t ld_in, float* out, size_t ld_out) {
-  static_assert(kRows >= 1 && kRows <= 12 && NV >= 1 && NV <= 4, "12x4 tiles at most");
   using V = hn::Vec<D>;
   const size_t L = hn::Lanes(d);
   const V zero = hn::Zero(d);
@@ -151,13 +150,13 @@ HWY_NOINLINE void Microkernel(D d, const float* HWY_RESTRICT a, size_t lda,
     VB_ALL_ROWS(VB_ROW_LOAD)
   }
   for (size_t k = 0; k < kc; ++k) {
-    const V b0 = hn::LoadU(d, b);
+    const V b0 = hn::Load(d, b);
     [[maybe_unused]] V b1 = b0, b2 = b0, b3 = b0;
-    if constexpr (NV > 1) b1 = hn::LoadU(d, b + L);
-    if constexpr (NV > 2) b2 = hn::LoadU(d, b + 2 * L);
-    if constexpr (NV > 3) b3 = hn::LoadU(d, b + 3 * L);
+    if constexpr (kNV > 1) b1 = hn::Load(d, b + L);
+    if constexpr (kNV > 2) b2 = hn::Load(d, b + 2 * L);
+    if constexpr (kNV > 3) b3 = hn::Load(d, b + 3 * L);
     VB_ALL_ROWS(VB_ROW_FMA)
-    b += ldb;
+    b += kNV * L;
   }
   VB_ALL_ROWS(VB_ROW_STORE)
 }
@@ -167,18 +166,15 @@ HWY_NOINLINE void Microkernel(D d, const float* HWY_RESTRICT a, size_t lda,
 #undef VB_ROW_STORE
 #undef VB_ALL_ROWS
 
-// Microkernel<rows, NV> for a runtime rows in [1, MR] (the last micro-panel of a block).
-template <size_t MR, size_t NV, class D>
+template <class D>
 HWY_INLINE void MicrokernelRows(D d, size_t rows, const float* HWY_RESTRICT a, size_t lda,
-                                const float* HWY_RESTRICT b, size_t ldb, size_t kc,
-                                const float* in, size_t ld_in, float* out, size_t ld_out) {
-  static_assert(MR <= 12);
+                                const float* HWY_RESTRICT b, size_t kc, const float* in,
+                                size_t ld_in, float* out, size_t ld_out) {
+  static_assert(kMR <= 12);
   switch (rows) {
-#define VB_CASE(r)                                                                         \
-  case r:                                                                                  \
-    if constexpr (r <= MR) {                                                               \
-      return Microkernel<r, NV>(d, a, lda, b, ldb, kc, in, ld_in, out, ld_out);            \
-    }                                                                                      \
+#define VB_CASE(r)                                                                    \
+  case r:                                                                             \
+    if constexpr (r <= kMR) return Microkernel<r>(d, a, lda, b, kc, in, ld_in, out, ld_out); \
     break;
     VB_CASE(1) VB_CASE(2) VB_CASE(3) VB_CASE(4) VB_CASE(5) VB_CASE(6)
     VB_CASE(7) VB_CASE(8) VB_CASE(9) VB_CASE(10) VB_CASE(11) VB_CASE(12)
@@ -378,7 +374,7 @@ HWY_NOINLINE void GemmRange(D d, const GemmOperands& g, size_t m0, size_t m1, si
           const float* a = g.a + i * g.lda + k0;
           const float* in = first ? nullptr : ws_panel + (i - m0) * ld_ws;
           const auto kernel_into = [&](float* out, size_t ld_out) {
-            MicrokernelRows<kMR, kNV>(d, mr, a, g.lda, b, nr, kcb, in, ld_ws, out, ld_out);
+            MicrokernelRows(d, mr, a, g.lda, b, kcb, in, ld_ws, out, ld_out);
           };
           if (!last) {
             kernel_into(ws_panel + (i - m0) * ld_ws, ld_ws);

@@ -490,11 +490,12 @@ void check_attention(std::mt19937_64& rng, size_t tokens, size_t heads, size_t h
 TEST_P(HwyKernels, AttentionShapes) {
   check_attention(rng_, 1, 1, 1, true, 1);
   check_attention(rng_, 7, 3, 8, false, 2);
-  check_attention(rng_, 17, 2, 33, true, 3);  // ragged panels in both GEMMs
+  check_attention(rng_, 17, 2, 33, true, 3);  // a head size of no whole vectors: padded V and O
   check_attention(rng_, 197, 12, 64, false, 2);  // ViT-B/16
-  // P·V reads V in place with a tile as wide as a divisor of d (attention.cpp): on AVX-512,
-  // d = 16, 32, 48, 80 take 1, 2, 3 and 1 vectors; T = 13 and 25 leave ragged row tiles, and
-  // T = 197 several K blocks.
+  // The output kernel takes up to 4 d-vectors at a time (attention.cpp): on AVX-512, d = 16,
+  // 32, 48 take 1, 2, 3 and d = 80 takes 4 + 1; T = 13 and 25 leave ragged row and key blocks,
+  // and T = 197 (13 query vectors, scored as 3 + 3 + 3 + 2 + 2) several key blocks and two P·V
+  // row ranges.
   check_attention(rng_, 25, 3, 16, true, 2);
   check_attention(rng_, 197, 2, 32, false, 2);
   check_attention(rng_, 13, 2, 48, true, 1);
