@@ -239,9 +239,9 @@ HWY_INLINE void EpilogueTile(D d, const float* HWY_RESTRICT tile, size_t ld_tile
 }
 
 // C[m0:m1, j0:j0+cols] = epilogue(buf) for one panel whose finished sums the microkernels left in
-// buf (m1 − m0 rows of nr floats, contiguous), with a GELU and no residual. GELU is a ~100-cycle
-// dependency chain per vector (division, 11 Horner steps, Exp's polynomial), so its cost is how
-// many chains the core overlaps: a tile's epilogue offers 24 vectors right after an FMA-bound
+// buf (m1 − m0 rows of nr floats, contiguous), with a GELU and no residual. GELU is a long
+// dependency chain per vector (a division, the erfc polynomial, an exp), so its cost is how many
+// chains the core overlaps: a tile's epilogue offers 24 vectors right after an FMA-bound
 // microkernel, a panel's hundreds, four at a time (GeluErf4). Measured on fc1 (ViT-B, 2 threads):
 // the GELU's share of the GEMM halved (docs/performance.md). Same operations per element as
 // EpilogueTile, so the same results.

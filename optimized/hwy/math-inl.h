@@ -1,28 +1,33 @@
 // Per-target math shared by the GEMM epilogue, the softmax and the elementwise kernels: a fast exp
-// for the softmax, erf, erfc and the two GELU forms. Highway 1.0.3 has no Erf, so erfc is our own
-// fit (below); the GELU's Exp comes from hwy/contrib/math.
+// for the softmax, the attentions and both GELU forms, then erf, erfc and GELU. Highway 1.0.3 has
+// no Erf, so erfc is our own fit (below).
 //
 // erfc(z) for z >= 0 is written as  t · exp(f(t) − z²)  with  t = 1 / (1 + z/2).
 // This factoring (the classic one of Numerical Recipes' erfcc) takes out the Gaussian decay
 // exactly, so what is left, f(t) = ln(erfc(z)/t) + z², is smooth and bounded on t ∈ (0, 1]
 // (from f(1) = 0 to f(0) = −ln(2√π)) and a polynomial fits it well. Our coefficients are a
-// degree-10 Chebyshev fit of f in s = t − 7/12 (centred so the float Horner evaluation stays
-// well conditioned) over z ∈ [0, 10], made with mpmath at 40 digits (see docs/performance.md,
-// "erf"); the fit's own error is 9.4e-9 in f, i.e. 9.4e-9 relative in erfc.
+// degree-10 Chebyshev fit of f in s = t − 7/12 (centred so that its float evaluation stays well
+// conditioned) over z ∈ [0, 10], made with mpmath at 40 digits (see docs/performance.md, "erf");
+// the fit's own error is 9.4e-9 in f, i.e. 9.4e-9 relative in erfc. The polynomial is evaluated
+// by Estrin's scheme and the exp is FastExp: a short dependency chain, since that chain is what
+// bounds GELU's throughput (docs/performance.md, "GELU: a shorter chain", session 7).
 //
-// Error budget in float32 (relative in erfc): fit 1e-8, Horner rounding ≈ 1.3e-7 (simulated),
-// Exp ≤ 1 ulp (6e-8), t and the final products ≈ 1e-7, plus the rounding of the exponent
+// Error budget in float32 (relative in erfc): fit 1e-8, the polynomial's rounding ≈ 1.3e-7
+// (simulated for Horner's order; Estrin's is of the same size by the measured totals below),
+// FastExp ≤ 1.7 ulp (1e-7), t and the final products ≈ 1e-7, plus the rounding of the exponent
 // argument f − z², which is ≈ z²·2^-24 and only matters where erfc is already tiny (z > 2);
-// removing it would take a second Exp (exp(−z²)·exp(f)) for values below 1e-6.
+// removing it would take a second exp (exp(−z²)·exp(f)) for values below 1e-6.
 // Measured over dense sweeps of 2^21 points (tests/optimized/test_hwy_kernels.cpp, ErfMaxError
-// and GeluErfDenseSweep; the same on AVX3, AVX2, SSE4, SSSE3 and scalar within 7%):
-//   erf:  |erf(x) − erf_exact(x)| = 2.25e-7 at most (x ∈ [−10, 10]); tested bound 3e-7. It is
+// and GeluErfDenseSweep; the same on AVX3, AVX2, SSE4, SSSE3 and scalar within 8%):
+//   erf:  |erf(x) − erf_exact(x)| = 2.18e-7 at most (x ∈ [−10, 10]); tested bound 3e-7. It is
 //         formed as 1 − erfc, so this is an absolute bound: near 0 its relative error is not
 //         small, which GELU never needs (it uses Φ = 1 − erfc/2, see GeluErf).
-//   GELU: relative error 5.9·2^-24 at most for x >= 0 (tested bound 8·2^-24), and in the left
+//   GELU: relative error 6.4·2^-24 at most for x >= 0 (tested bound 8·2^-24), and in the left
 //         tail growing as the rounding of the exponent argument, (x²/2)·2^-24·~2: 7.7e-6 at
-//         x = −11.3 where GELU is 1e-28 (tested bound (8 + 2x²)·2^-24).
-// Beyond z = 10 (|x| > 14.1 for GELU) t is clamped; erfc(10) = 2e-45 is below float's range.
+//         x = −11.6 where GELU is 1e-30 (tested bound (8 + 2x²)·2^-24, of which at most 76% is
+//         used, at x ≈ −1).
+// Beyond z = 10 (|x| > 14.1 for GELU) t is clamped; FastExp is 0 for z > 9.3 (its argument below
+// −87.3), where erfc is already below float's normal range.
 
 #if defined(VITBENCH_OPTIMIZED_HWY_MATH_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef VITBENCH_OPTIMIZED_HWY_MATH_INL_H_
@@ -31,7 +36,6 @@
 #define VITBENCH_OPTIMIZED_HWY_MATH_INL_H_
 #endif
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -69,101 +73,125 @@ HWY_INLINE hn::Vec<D> FastExp(D d, hn::Vec<D> x) {
   return hn::IfThenElseZero(hn::Ge(x, hn::Set(d, -87.3f)), hn::Mul(p, scale));
 }
 
-// f(s) of the header comment, highest degree first (Horner order).
+// f(s) of the header comment, highest degree first.
 inline constexpr size_t kErfcPolyTerms = 11;
 inline constexpr float kErfcPoly[kErfcPolyTerms] = {
     -0.1530061439f,    0.144995308767f,  0.146479343056f,   -0.245090564176f,
     -0.0532754508656f, 0.295215901533f,  -0.0346552862367f, -0.407398110279f,
     0.0906908901848f,  1.36873704953f,   -0.558595351134f};
 
-// erfc(z) for z >= 0 (or NaN), given z² separately so that callers can form it exactly.
+// t = 1/(1 + z/2) for z = a·z_scale (a >= 0, or NaN), z clamped to the fit's range [0, 10]. The
+// scale goes into the constants, so that GELU's z = |x|/√2 costs no multiply of its own.
 template <class D, class V = hn::Vec<D>>
-HWY_INLINE V ErfcNonNegative(D d, V z, V z2) {
+HWY_INLINE V ErfcT(D d, V a, float z_scale) {
   const V kOne = hn::Set(d, 1.0f);
-  const V zc = hn::Min(z, hn::Set(d, 10.0f));  // the fit's range; see the header comment
-  const V t = hn::Div(kOne, hn::MulAdd(zc, hn::Set(d, 0.5f), kOne));
+  const V az = hn::Min(a, hn::Set(d, 10.0f / z_scale));
+  return hn::Div(kOne, hn::MulAdd(az, hn::Set(d, 0.5f * z_scale), kOne));
+}
+
+// f(t − 7/12) + ln_c by Estrin's scheme: pairs of coefficients, then s², s⁴, so the longest chain
+// is 5 operations where Horner's was 10 FMAs. That chain (with the division and the exp) is what
+// bounded GELU's throughput: docs/performance.md, "GELU: a shorter chain" (session 7). ln_c joins
+// the constant term: it scales erfc by c = e^ln_c at no cost (GELU wants erfc/2).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V ErfcExponent(D d, V t, float ln_c) {
   const V s = hn::Sub(t, hn::Set(d, 7.0f / 12.0f));
-  V p = hn::Set(d, kErfcPoly[0]);
-  for (size_t i = 1; i < kErfcPolyTerms; ++i) p = hn::MulAdd(p, s, hn::Set(d, kErfcPoly[i]));
-  // Exp is 0 below −104 (z > 10.2), where erfc underflows anyway.
-  return hn::Mul(t, hn::Exp(d, hn::Sub(p, z2)));
+  const auto c = [d](size_t degree) { return hn::Set(d, kErfcPoly[kErfcPolyTerms - 1 - degree]); };
+  const V s2 = hn::Mul(s, s);
+  const V s4 = hn::Mul(s2, s2);
+  const V c0 = hn::Set(d, kErfcPoly[kErfcPolyTerms - 1] + ln_c);
+  const V p0_3 = hn::MulAdd(hn::MulAdd(c(3), s, c(2)), s2, hn::MulAdd(c(1), s, c0));
+  const V p4_7 = hn::MulAdd(hn::MulAdd(c(7), s, c(6)), s2, hn::MulAdd(c(5), s, c(4)));
+  const V p8_10 = hn::MulAdd(c(10), s2, hn::MulAdd(c(9), s, c(8)));
+  return hn::MulAdd(hn::MulAdd(p8_10, s4, p4_7), s4, p0_3);
+}
+
+// erfc(z)·e^ln_c for z = a·z_scale (a >= 0, or NaN), given z² separately so that callers can
+// form it exactly. FastExp is 0 where its argument is below −87.3 (z > 9.3), where erfc is
+// below float's normal range anyway.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V ScaledErfc(D d, V a, V z2, float z_scale, float ln_c) {
+  const V t = ErfcT(d, a, z_scale);
+  return hn::Mul(t, FastExp(d, hn::Sub(ErfcExponent(d, t, ln_c), z2)));
 }
 
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V Erf(D d, V x) {
   const V sign = hn::And(x, hn::SignBit(d));
   const V z = hn::Xor(x, sign);
-  const V e = hn::Sub(hn::Set(d, 1.0f), ErfcNonNegative(d, z, hn::Mul(x, x)));
+  const V e = hn::Sub(hn::Set(d, 1.0f), ScaledErfc(d, z, hn::Mul(x, x), 1.0f, 0.0f));
   return hn::Xor(e, sign);  // erf is odd
 }
 
 // GELU, erf form: x·Φ(x) with Φ(x) = erfc(−x/√2)/2, taken as h = erfc(|x|/√2)/2 for x < 0 and
 // 1 − h for x >= 0, so that the left tail keeps its relative accuracy (no 1 + erf(...)
-// cancellation).
+// cancellation). The steps are named so that GeluErf4 can interleave them.
+inline constexpr float kInvSqrt2 = 0.70710678118654752f;
+inline constexpr float kMinusLn2 = -0.69314718055994531f;  // erfc/2: Φ's 1/2, in the exponent
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GeluHalfZ2(D d, V x) {
+  return hn::Mul(hn::Mul(x, x), hn::Set(d, 0.5f));  // z² = x²/2: one rounding, z·z would take two
+}
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GeluFromHalfErfc(D d, V x, V h) {
+  return hn::Mul(x, hn::IfThenElse(hn::Lt(x, hn::Zero(d)), h, hn::Sub(hn::Set(d, 1.0f), h)));
+}
+
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V GeluErf(D d, V x) {
-  const V z = hn::Mul(hn::Abs(x), hn::Set(d, 0.70710678118654752f));
-  const V z2 = hn::Mul(hn::Mul(x, x), hn::Set(d, 0.5f));  // x²/2 has one rounding, z·z two
-  const V h = hn::Mul(hn::Set(d, 0.5f), ErfcNonNegative(d, z, z2));
-  const V phi = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), h, hn::Sub(hn::Set(d, 1.0f), h));
-  return hn::Mul(x, phi);
+  const V h = ScaledErfc(d, hn::Abs(x), GeluHalfZ2(d, x), kInvSqrt2, kMinusLn2);
+  return GeluFromHalfErfc(d, x, h);
 }
 
 // GeluErf of four vectors at once, bit-identical to four GeluErf calls: the same operations in
-// the same order per lane, only interleaved. One GeluErf is a ~100-cycle dependency chain
-// (division, 11 Horner steps, Exp's polynomial); issued one vector after another, the core
-// overlaps barely two of them (49 cycles per vector on Zen 5, against 33 for this form), so
+// the same order per lane, only interleaved step by step, so that the core overlaps the four
+// chains (the division, the polynomial, the exp). 12.3 TSC ticks per AVX-512 vector on Zen 5
+// against 14.9 for four GeluErf calls in a row (docs/performance.md, "GELU: a shorter chain");
 // callers with many independent vectors (the GEMM's GELU epilogue) take them four at a time.
-// (Named vectors rather than arrays: sizeless SVE/RVV vectors cannot form arrays.)
+// (Named vectors rather than arrays: sizeless SVE/RVV vectors cannot form arrays, and arrays of
+// vectors made GCC spill them: 2x slower.)
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE void GeluErf4(D d, V& x0, V& x1, V& x2, V& x3) {
-  const V kOne = hn::Set(d, 1.0f), kHalf = hn::Set(d, 0.5f);
-  V q0, q1, q2, q3, t0, t1, t2, t3, s0, s1, s2, s3, p0, p1, p2, p3;
-#define VB_GELU4(stmt)                                                        \
-  {                                                                          \
-    [[maybe_unused]] V &x = x0, &q = q0, &t = t0, &s = s0, &p = p0;         \
-    stmt                                                                     \
-  }                                                                          \
-  {                                                                          \
-    [[maybe_unused]] V &x = x1, &q = q1, &t = t1, &s = s1, &p = p1;         \
-    stmt                                                                     \
-  }                                                                          \
-  {                                                                          \
-    [[maybe_unused]] V &x = x2, &q = q2, &t = t2, &s = s2, &p = p2;         \
-    stmt                                                                     \
-  }                                                                          \
-  {                                                                          \
-    [[maybe_unused]] V &x = x3, &q = q3, &t = t3, &s = s3, &p = p3;         \
-    stmt                                                                     \
+  V q0, q1, q2, q3, t0, t1, t2, t3, p0, p1, p2, p3;
+#define VB_GELU4(stmt)                                      \
+  {                                                        \
+    [[maybe_unused]] V &x = x0, &q = q0, &t = t0, &p = p0; \
+    stmt                                                   \
+  }                                                        \
+  {                                                        \
+    [[maybe_unused]] V &x = x1, &q = q1, &t = t1, &p = p1; \
+    stmt                                                   \
+  }                                                        \
+  {                                                        \
+    [[maybe_unused]] V &x = x2, &q = q2, &t = t2, &p = p2; \
+    stmt                                                   \
+  }                                                        \
+  {                                                        \
+    [[maybe_unused]] V &x = x3, &q = q3, &t = t3, &p = p3; \
+    stmt                                                   \
   }
-  // As GeluErf and ErfcNonNegative: q = x²/2, t = 1/(1 + min(z, 10)/2), s = t − 7/12.
-  VB_GELU4(q = hn::Mul(hn::Mul(x, x), kHalf);
-           const V z = hn::Mul(hn::Abs(x), hn::Set(d, 0.70710678118654752f));
-           t = hn::Div(kOne, hn::MulAdd(hn::Min(z, hn::Set(d, 10.0f)), kHalf, kOne));
-           s = hn::Sub(t, hn::Set(d, 7.0f / 12.0f)); p = hn::Set(d, kErfcPoly[0]);)
-  for (size_t i = 1; i < kErfcPolyTerms; ++i) {
-    const V c = hn::Set(d, kErfcPoly[i]);
-    VB_GELU4(p = hn::MulAdd(p, s, c);)
-  }
-  VB_GELU4(p = hn::Exp(d, hn::Sub(p, q));)
-  VB_GELU4(const V h = hn::Mul(kHalf, hn::Mul(t, p));
-           x = hn::Mul(x, hn::IfThenElse(hn::Lt(x, hn::Zero(d)), h, hn::Sub(kOne, h)));)
+  // As ScaledErfc(|x|, x²/2, 1/√2, −ln 2), step by step.
+  VB_GELU4(q = GeluHalfZ2(d, x); t = ErfcT(d, hn::Abs(x), kInvSqrt2);)
+  VB_GELU4(p = ErfcExponent(d, t, kMinusLn2);)
+  VB_GELU4(p = hn::Mul(t, FastExp(d, hn::Sub(p, q)));)
+  VB_GELU4(x = GeluFromHalfErfc(d, x, p);)
 #undef VB_GELU4
 }
 
 // GELU, tanh form: x/2 · (1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), evaluated as the equal
 // x / (1 + exp(−2u)): written with Tanh, 1 + tanh(u) cancels for negative x and loses all
 // relative accuracy in the left tail (|GELU(−5)| ~ 1e-6 came out as 0 or 2x off); this form
-// has none (exp ≤ 1 ulp, one add, one divide: ≤ ~3 ulp everywhere). Where −2u > 88 (x < −9.4)
-// exp would overflow (and Highway's Exp is only valid up to 104), and GELU is below 1e-37: the
-// result is 0 there.
+// has none (FastExp ≤ 1.7 ulp, one add, one divide: ≤ ~4 ulp everywhere). Where −2u > 88
+// (x < −9.4) exp would overflow, and GELU is below 1e-37: the result is 0 there; where
+// −2u < −87.3, FastExp is 0 and the result is x, as it should be.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V GeluTanh(D d, V x) {
   const V x2 = hn::Mul(x, x);
   const V minus_two_u = hn::Mul(hn::Mul(x, hn::Set(d, -1.5957691216057308f)),  // −2·√(2/π)
                                 hn::MulAdd(x2, hn::Set(d, 0.044715f), hn::Set(d, 1.0f)));
   const V kMaxArg = hn::Set(d, 88.0f);
-  const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), hn::Exp(d, hn::Min(minus_two_u, kMaxArg))));
+  const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), FastExp(d, hn::Min(minus_two_u, kMaxArg))));
   return hn::IfThenElseZero(hn::Lt(minus_two_u, kMaxArg), g);
 }
 

@@ -271,7 +271,7 @@ TEST_P(FlashAttention, SameResultForEveryKeyTileAndThreadCount) {
     const auto cmp = core::compare(to_double(r1.out), to_double(base.out));
     EXPECT_LE(cmp.max_rel_error, tolerance(p, e.max_score, bc) + tolerance(p, e.max_score, bc0))
         << "Bc=" << bc << ": " << core::summarize(cmp);
-    for (size_t threads : {2, 3}) {
+    for (size_t threads : {2, 3, 16}) {
       const Result rt = run_flash(p, threads, bc, true);
       EXPECT_EQ(rt.out, r1.out) << "Bc=" << bc << " threads=" << threads;
       EXPECT_EQ(rt.lse, r1.lse) << "Bc=" << bc << " threads=" << threads;
