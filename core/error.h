@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace vitbench::core {
 
@@ -30,6 +31,19 @@ inline std::string one_line(const std::string& text) {
     }
   }
   return out;
+}
+
+// Text quoted from a file (a tensor name, a header key, a value), for a message: cut to
+// `max_length` bytes, "..." marking the cut, and written one_line, so that a hostile file's text
+// keeps the message short and on one line.
+inline std::string excerpt(std::string_view text, size_t max_length = 120) {
+  std::string out = one_line(std::string(text.substr(0, max_length)));
+  return text.size() > max_length ? out + "..." : out;
+}
+
+// excerpt() in double quotes.
+inline std::string in_quotes(std::string_view text, size_t max_length = 120) {
+  return "\"" + excerpt(text, max_length) + "\"";
 }
 
 class Error : public std::runtime_error {

@@ -16,17 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Tensor names come from the file: control characters are escaped and length is capped so that
-// every message stays one short line.
-std::string in_quotes(const std::string& s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size() && i < 120; ++i) {
-    const auto ch = static_cast<unsigned char>(s[i]);
-    out += ch < 0x20 || ch == 0x7f ? '?' : static_cast<char>(ch);
-  }
-  return out + (s.size() > 120 ? "...\"" : "\"");
-}
-
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 // One tensor as a file stores it: a canonical tensor, or a row range of one (HF keeps q, k and v

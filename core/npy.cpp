@@ -27,18 +27,6 @@ constexpr size_t kMaxHeaderBytes = size_t(1) << 20;
 // numpy aligns the data to 64 bytes so that it can be mapped and used in place.
 constexpr size_t kDataAlignment = 64;
 
-// Text from the header goes into messages: control characters are escaped and length is capped
-// so that a hostile file still gives a short, one-line message.
-std::string printable(std::string_view s, size_t max_length = 40) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < max_length; ++i) {
-    const auto ch = static_cast<unsigned char>(s[i]);
-    out += ch < 0x20 || ch >= 0x7f ? '?' : static_cast<char>(ch);
-  }
-  if (s.size() > max_length) out += "...";
-  return out;
-}
-
 class File {
  public:
   explicit File(const std::string& path) : path_(path) {
@@ -95,7 +83,7 @@ class HeaderParser {
     while (!consume('}')) {
       const std::string key = parse_string("a key");
       skip_spaces();
-      expect(':', "':' after key '" + printable(key) + "'");
+      expect(':', "':' after key '" + excerpt(key, 40) + "'");
       skip_spaces();
       if (key == "descr") {
         mark(&seen_descr, key);
@@ -110,14 +98,14 @@ class HeaderParser {
         mark(&seen_shape, key);
         h.shape = parse_shape();
       } else {
-        fail(path_, "header has unexpected key '" + printable(key) + "'");
+        fail(path_, "header has unexpected key '" + excerpt(key, 40) + "'");
       }
       skip_spaces();
       if (consume(',')) {
         skip_spaces();
         continue;
       }
-      expect('}', "',' or '}' after the value of '" + printable(key) + "'");
+      expect('}', "',' or '}' after the value of '" + excerpt(key, 40) + "'");
       break;
     }
     skip_spaces();
@@ -146,7 +134,7 @@ class HeaderParser {
   }
   std::string snippet() const {
     if (at_end()) return "the end of the header";
-    return "\"" + printable(text_.substr(pos_), 16) + "\"";
+    return in_quotes(text_.substr(pos_), 16);
   }
   [[noreturn]] void malformed(const std::string& what) const {
     fail(path_, "malformed .npy header at offset " + std::to_string(pos_) + ": " + what);
@@ -271,7 +259,7 @@ RawArray read_raw(const std::string& path) {
     raw.dtype = NpyDtype::Float64;
   } else {
     const bool big_endian = header.descr == ">f4" || header.descr == ">f8";
-    fail(path, "dtype '" + printable(header.descr) +
+    fail(path, "dtype '" + excerpt(header.descr, 40) +
                    "' is not float32 or float64 in little-endian order" +
                    (big_endian ? " (the file is big-endian)" : "") + "; '<f4' or '<f8' is read");
   }

@@ -26,25 +26,7 @@ namespace {
 // The reference implementation refuses headers over 100 MB; a ViT-L header is about 40 KB.
 constexpr uint64_t kMaxHeaderBytes = uint64_t(100) << 20;
 
-// Names and values come from the file: control characters are escaped and length is capped so
-// that a hostile header still gives a short, one-line message.
-std::string printable(const std::string& s, size_t max_length = 120) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < max_length; ++i) {
-    const auto ch = static_cast<unsigned char>(s[i]);
-    if (ch < 0x20 || ch == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += std::string("\\x") + kHex[ch >> 4] + kHex[ch & 15];
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  if (s.size() > max_length) out += "...";
-  return out;
-}
-
-std::string in_quotes(const std::string& s) { return "\"" + printable(s) + "\""; }
-std::string brief(const nlohmann::json& j) { return printable(j.dump(), 60); }
+std::string brief(const nlohmann::json& j) { return excerpt(j.dump(), 60); }
 
 std::string tensor_where(const std::string& path, const std::string& name) {
   return path + ": tensor " + in_quotes(name);

@@ -468,7 +468,7 @@ TEST_F(Safetensors, MessagesStayOneLineWhateverTheNames) {
   const std::string message = open_error(
       raw_file("{\"evil\\nname\":{\"dtype\":\"F64\\r\",\"shape\":[1],\"data_offsets\":[0,8]}}",
                std::string(8, '\0')));
-  expect_message(message, {path_, "tensor \"evil\\x0aname\"", "unknown dtype \"F64\\x0d\""});
+  expect_message(message, {path_, "tensor \"evil\\nname\"", "unknown dtype \"F64\\r\""});
   const std::string long_name(100000, 'n');
   const std::string long_message = open_error(raw_file(
       "{\"" + long_name + "\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]}}", "x"));
