@@ -217,7 +217,8 @@ TEST_P(HwyKernels, GemmGeluEpilogueIsGeluOfTheGemmBitForBit) {
   // (GeluErf) elsewhere, and gelu() runs GeluErf: all three must be the same function, to the
   // bit, or a ragged edge or a tail row would round differently from the rest. M = 197 leaves a
   // row over the groups of four, N = 2 panels + 5 a ragged panel. The inputs are of the
-  // activations' scale (σ ≈ 3 before GELU), so both tails and the centre are exercised.
+  // activations' scale (σ ≈ 1.8 before GELU: √300 · 0.58 · 0.17, plus the bias), so both tails
+  // and the centre are exercised.
   const size_t m = 197, n = 2 * pack_weights(nullptr, 0, 0).panel_width + 5, k = 300;
   const auto a = uniform(rng_, m * k, -1, 1);
   const auto w = uniform(rng_, n * k, -0.3f, 0.3f);
