@@ -192,7 +192,9 @@ HWY_INLINE V GeluTanh(D d, V x) {
                                 hn::MulAdd(x2, hn::Set(d, 0.044715f), hn::Set(d, 1.0f)));
   const V kMaxArg = hn::Set(d, 88.0f);
   const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), FastExp(d, hn::Min(minus_two_u, kMaxArg))));
-  return hn::IfThenElseZero(hn::Lt(minus_two_u, kMaxArg), g);
+  // Zero where −2u >= 88, and g elsewhere, NaN included: x86's Min turns a NaN −2u into 88, so
+  // "keep g where −2u < 88" would have turned a NaN input into 0, a finite and wrong answer.
+  return hn::IfThenZeroElse(hn::Ge(minus_two_u, kMaxArg), g);
 }
 
 }  // namespace HWY_NAMESPACE

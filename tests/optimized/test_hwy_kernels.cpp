@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -383,6 +384,35 @@ TEST_P(HwyKernels, GeluErfDenseSweep) {
   std::cout << "[hwy_tests] " << ::hwy::TargetName(GetParam()) << " GELU(erf) max rel error "
             << worst_rel << " at x = " << worst_rel_x << "; max error/bound " << worst << " at x = "
             << worst_x << "\n";
+}
+
+TEST_P(HwyKernels, GeluKeepsNaNAndInfinityAndSaturatesHugeInputs) {
+  // A NaN or +Inf pre-activation must stay non-finite so that verification reports it; a finite
+  // output would be a wrong answer nobody sees. Huge finite inputs saturate: GELU(x) = x for
+  // x > 0 and 0 for x < 0 (x²/2 overflows inside, which must not leak out). The odd lanes hold
+  // ordinary values, which must come out as for themselves alone.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> specials = {nan, inf, 3e38f, -3e38f, 1e30f, -1e30f, 2e19f, -2e19f};
+  for (auto kind : {core::GeluKind::Erf, core::GeluKind::Tanh}) {
+    SCOPED_TRACE(core::to_string(kind));
+    std::vector<float> x;
+    for (float v : specials) x.insert(x.end(), {v, 0.75f});
+    std::vector<float> y = x;
+    gelu(y.data(), y.size(), kind);
+    float ordinary = 0.75f;
+    gelu(&ordinary, 1, kind);
+    for (size_t i = 0; i < x.size(); i += 2) {
+      const float v = x[i];
+      SCOPED_TRACE(::testing::Message() << "x = " << v);
+      if (std::isnan(v)) {
+        EXPECT_TRUE(std::isnan(y[i])) << y[i];
+      } else {
+        EXPECT_EQ(y[i], v > 0 ? v : 0.0f);
+      }
+      EXPECT_EQ(y[i + 1], ordinary);
+    }
+  }
 }
 
 TEST_P(HwyKernels, GeluShapes) {
