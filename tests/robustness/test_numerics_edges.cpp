@@ -281,6 +281,28 @@ TEST_P(NonFinite, ANaNWeightIsReportedAtTheFirstTapItReaches) {
   }
 }
 
+TEST_P(NonFinite, ANaNInTheQueriesKeysOrValuesIsReportedAtTheAttentionOutput) {
+  // A NaN weight in one row of q, k or v makes that column NaN for every token: every score of
+  // the head is NaN (q, k) or every value (v). The softmax must not turn NaN scores into
+  // probabilities of 0 and carry on with a finite output: the NaN has to reach attn_out.
+  const std::string& backend = GetParam();
+  const core::Config config = small_config();
+  const size_t dim = config.hidden_size;
+  const core::Model clean{config, core::generate_weights(config, 33)};
+  const core::Tensor images = core::generate_images(clean.config, 2, 34);
+  const golden::Case golden = as_golden(clean, images, reference_run(clean, images));
+  for (const auto& [part, row] : {std::pair{"q", 5 + 0 * dim}, {"k", 5 + dim}, {"v", 5 + 2 * dim}}) {
+    SCOPED_TRACE(part);
+    core::Model broken = clean;
+    broken.weights.blocks[1].qkv_weight[row * dim + 3] = std::numeric_limits<float>::quiet_NaN();
+    const BackendRun actual = run(backend, broken, images);
+    const golden::CaseResult verdict =
+        golden::judge(golden, {backend, tolerance_class(backend), {}}, actual.logits, actual.taps);
+    EXPECT_FALSE(verdict.passed());
+    EXPECT_EQ(verdict.first_nonfinite_tap, "block.1.attn_out") << backend;
+  }
+}
+
 TEST_P(NonFinite, Float32OverflowIsReportedWhereTheReferenceStaysFinite) {
   // Block 0's fc2 weights times 1e39 (up to 1.4e38, still finite floats): its MLP output sums
   // M = 144 such products of GELU outputs of order 1, about 1e39, past float32's 3.4e38 but
