@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 #include <limits>
 
 #include "hwy/contrib/math/math-inl.h"  // Log
@@ -34,7 +33,9 @@ HWY_BEFORE_NAMESPACE();
 namespace vitbench::optimized::flash {
 namespace HWY_NAMESPACE {
 namespace hn = ::hwy::HWY_NAMESPACE;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::CopyRowsPadded;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::Dispatch2;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::ExpRows;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::FastExp;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::kOutRows;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::kOutVectors;
@@ -43,6 +44,7 @@ using ::vitbench::optimized::hwy::HWY_NAMESPACE::kScoreRows;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::OutBlock;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::OutStart;
 using ::vitbench::optimized::hwy::HWY_NAMESPACE::ScoreBlock;
+using ::vitbench::optimized::hwy::HWY_NAMESPACE::TransposeQueries;
 
 // Keys per tile (flash.cpp's header comment has the arithmetic and the measurements). Every key
 // tile pays fixed costs independent of its length (the online-softmax update of m, l and α,
@@ -140,13 +142,7 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
   float* HWY_RESTRICT alpha = l + br;            // this key tile's rescale factor per query
   float* HWY_RESTRICT lse = alpha + br;
 
-  // Q^T scaled by 1/√d once here, so that every score comes out scaled (one rounding more on
-  // q, none per score). Padding queries are zero: finite scores, outputs discarded.
-  for (size_t c = 0; c < dh; ++c) {
-    float* row = qt + c * br;
-    for (size_t i = 0; i < t.rows; ++i) row[i] = t.q[i * t.ld + c] * t.scale;
-    for (size_t i = t.rows; i < qv * L; ++i) row[i] = 0.0f;
-  }
+  TransposeQueries(t.q, t.ld, t.rows, dh, t.scale, qt, br, qv * L);
   // lowest() rather than −∞: the first tile's rescale factor is then exp(lowest − max) = 0
   // exactly, with no ∞ − ∞.
   const V lowest = hn::Set(d, std::numeric_limits<float>::lowest());
@@ -204,14 +200,7 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
         hn::StoreU(FastExp(d, hn::Sub(m_old, m_new[v])), d, alpha + v * L);
         hn::StoreU(m_new[v], d, m + v * L);
       }
-      for (size_t j = 0; j < keys; ++j) {
-        float* row = s + j * br;
-        for (size_t v = 0; v < qv; ++v) {
-          const V p = FastExp(d, hn::Sub(hn::LoadU(d, row + v * L), m_new[v]));
-          hn::StoreU(p, d, row + v * L);
-          sum[v] = hn::Add(sum[v], p);
-        }
-      }
+      ExpRows(d, s, br, keys, qv, m_new, sum);
       for (size_t v = 0; v < qv; ++v) {
         const V a = hn::LoadU(d, alpha + v * L);
         hn::StoreU(hn::MulAdd(a, hn::LoadU(d, l + v * L), sum[v]), d, l + v * L);
@@ -220,10 +209,7 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
 
     const float* vrows = t.v + key0 * t.ld;
     if (pad_v) {
-      for (size_t j = 0; j < keys; ++j) {
-        std::memcpy(vt + j * dp, vrows + j * t.ld, dh * sizeof(float));
-        std::fill(vt + j * dp + dh, vt + (j + 1) * dp, 0.0f);
-      }
+      CopyRowsPadded(vrows, t.ld, keys, dh, vt, dp);
     } else {
       vsrc = vrows;
     }

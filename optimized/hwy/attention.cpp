@@ -94,10 +94,7 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
   float* HWY_RESTRICT inv_sum = qt + dh * tp;  // per query: 1 / Σ_keys p
   float* HWY_RESTRICT st = thread_scratch(Scratch::Scores, hs.scores);
 
-  for (size_t i = 0; i < t; ++i) {
-    for (size_t c = 0; c < dh; ++c) qt[c * tp + i] = q[i * ld + c] * scale;
-  }
-  for (size_t c = 0; c < dh; ++c) std::fill(qt + c * tp + t, qt + (c + 1) * tp, 0.0f);
+  TransposeQueries(q, ld, t, dh, scale, qt, tp, tp);
 
   // Query group by query group: its strip of Sᵀ = K·qt with each query's max over the keys, then
   // Pᵀ = exp(Sᵀ − max) in place over the strip while it is still in cache, and 1/l. Every
@@ -116,14 +113,7 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
             d, k + j * ld, ld, dh, qt + g * L, tp, st + j * tp + g * L, mx, nullptr, nullptr);
       });
     }
-    for (size_t j = 0; j < t; ++j) {
-      float* row = st + j * tp + g * L;
-      for (size_t i = 0; i < qv; ++i) {
-        const V p = FastExp(d, hn::Sub(hn::LoadU(d, row + i * L), mx[i]));
-        hn::StoreU(p, d, row + i * L);
-        sum[i] = hn::Add(sum[i], p);
-      }
-    }
+    ExpRows(d, st + g * L, tp, t, qv, mx, sum);
     for (size_t i = 0; i < qv; ++i) {
       hn::StoreU(hn::Div(hn::Set(d, 1.0f), sum[i]), d, inv_sum + (g + i) * L);
     }
@@ -139,12 +129,7 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
   const bool padded = hs.padded != 0;
   float* HWY_RESTRICT vpad = padded ? thread_scratch(Scratch::PaddedV, hs.padded) : nullptr;
   float* HWY_RESTRICT opad = padded ? thread_scratch(Scratch::PaddedOut, hs.padded) : nullptr;
-  if (padded) {
-    for (size_t j = 0; j < t; ++j) {
-      std::memcpy(vpad + j * dp, v + j * ld, dh * sizeof(float));
-      std::fill(vpad + j * dp + dh, vpad + (j + 1) * dp, 0.0f);
-    }
-  }
+  if (padded) CopyRowsPadded(v, ld, t, dh, vpad, dp);
   const float* vsrc = padded ? vpad : v;
   float* odst = padded ? opad : out;
   const size_t ldv = padded ? dp : ld, ldo = padded ? dp : ld_out;

@@ -170,7 +170,6 @@ template <class D>
 HWY_INLINE void MicrokernelRows(D d, size_t rows, const float* HWY_RESTRICT a, size_t lda,
                                 const float* HWY_RESTRICT b, size_t kc, const float* in,
                                 size_t ld_in, float* out, size_t ld_out) {
-  static_assert(kMR <= 12);
   switch (rows) {
 #define VB_CASE(r)                                                                    \
   case r:                                                                             \

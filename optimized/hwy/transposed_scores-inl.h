@@ -18,7 +18,9 @@
 #define VITBENCH_OPTIMIZED_HWY_TRANSPOSED_SCORES_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <type_traits>
 
 #include "hwy/highway.h"
@@ -66,6 +68,28 @@ HWY_INLINE void Dispatch2(size_t a, size_t b, F&& f) {
   DispatchOuter<1, MaxA, MaxB>(a, b, f);
 }
 
+// qt[c][i] = q[i][c]·scale for i < rows, c < dh (row strides ld and ldq), and 0 for rows <= i <
+// padded_rows: the queries transposed and pre-scaled by 1/√d, so that every score comes out
+// scaled (one rounding more on q, none per score). Padding queries give finite scores whose
+// outputs are discarded.
+inline void TransposeQueries(const float* HWY_RESTRICT q, size_t ld, size_t rows, size_t dh,
+                             float scale, float* HWY_RESTRICT qt, size_t ldq, size_t padded_rows) {
+  for (size_t i = 0; i < rows; ++i) {
+    for (size_t c = 0; c < dh; ++c) qt[c * ldq + i] = q[i * ld + c] * scale;
+  }
+  for (size_t c = 0; c < dh; ++c) std::fill(qt + c * ldq + rows, qt + c * ldq + padded_rows, 0.0f);
+}
+
+// dst[j] = src[j][0:dh) followed by zeros up to dp, for `rows` rows (strides ld and dp): a head
+// size that is not whole vectors, padded so that no vector access passes the end of a row.
+inline void CopyRowsPadded(const float* HWY_RESTRICT src, size_t ld, size_t rows, size_t dh,
+                           float* HWY_RESTRICT dst, size_t dp) {
+  for (size_t j = 0; j < rows; ++j) {
+    std::memcpy(dst + j * dp, src + j * ld, dh * sizeof(float));
+    std::fill(dst + j * dp + dh, dst + (j + 1) * dp, 0.0f);
+  }
+}
+
 // s[r][v·L..] = Σ_c k[r][c] · qt[c][v·L..] for MR keys (rows of K, stride ldk) and QV query
 // vectors (qt and s with row stride ldq), and mx[v] = max(mx[v], s[r][v]) over the MR keys:
 // the maximum comes out of the registers instead of a second pass over s. With Exp set, what is
@@ -100,6 +124,22 @@ HWY_INLINE void ScoreBlock(D d, const float* HWY_RESTRICT k, size_t ldk, size_t 
       } else {
         hn::StoreU(acc[r][v], d, s + r * ldq + v * L);
       }
+    }
+  }
+}
+
+// The softmax's exp pass over `keys` rows of Sᵀ for qv query vectors (row stride lds), in place:
+// p = e^(s − max[v]) and sum[v] += p. With max the rows' maximum every exponent is <= 0.
+template <class D>
+HWY_INLINE void ExpRows(D d, float* HWY_RESTRICT s, size_t lds, size_t keys, size_t qv,
+                        const hn::Vec<D>* HWY_RESTRICT max, hn::Vec<D>* HWY_RESTRICT sum) {
+  const size_t L = hn::Lanes(d);
+  for (size_t j = 0; j < keys; ++j) {
+    float* row = s + j * lds;
+    for (size_t v = 0; v < qv; ++v) {
+      const hn::Vec<D> p = FastExp(d, hn::Sub(hn::LoadU(d, row + v * L), max[v]));
+      hn::StoreU(p, d, row + v * L);
+      sum[v] = hn::Add(sum[v], p);
     }
   }
 }
