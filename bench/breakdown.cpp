@@ -15,12 +15,6 @@ namespace {
 
 using optimized::ForwardOp;
 
-std::string dims(std::initializer_list<size_t> ds) {
-  std::string s;
-  for (size_t d : ds) s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s;
-}
-
 }  // namespace
 
 const std::vector<std::string>& breakdown_class_names() {

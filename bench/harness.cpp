@@ -17,6 +17,7 @@
 #include "bench/registration.h"
 #include "bench/report.h"
 #include "bench/summary.h"
+#include "bench/text_table.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/flops.h"
@@ -25,12 +26,6 @@
 namespace vitbench::bench {
 namespace {
 
-template <typename... Args>
-std::string format(const char* fmt, Args... args) {
-  char text[512];
-  std::snprintf(text, sizeof text, fmt, args...);
-  return text;
-}
 
 template <typename T>
 std::string join(const std::vector<T>& items, const char* sep = ", ") {

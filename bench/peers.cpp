@@ -16,6 +16,7 @@
 #include <optional>
 #include <sstream>
 
+#include "bench/text_table.h"
 #include "bench/verification.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -35,11 +36,6 @@ using nlohmann::json;
 constexpr int kUnavailable = 3;  // bench/peers/peer_common.py
 constexpr int kMismatch = 4;
 
-std::string format(const char* fmt, double v) {
-  char text[64];
-  std::snprintf(text, sizeof text, fmt, v);
-  return text;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -9,6 +9,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/text_table.h"
 #include "core/error.h"
 #include "core/flops.h"
 #include "core/weights.h"
@@ -30,11 +31,6 @@ void fill(Tensor& t, float scale, uint32_t seed) {
   }
 }
 
-std::string dims(std::initializer_list<size_t> ds) {
-  std::string s;
-  for (size_t d : ds) s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s;
-}
 
 // ---- Whole models --------------------------------------------------------------------------
 

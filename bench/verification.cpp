@@ -6,6 +6,7 @@
 #include <exception>
 #include <limits>
 
+#include "bench/text_table.h"
 #include "core/error.h"
 #include "core/metrics.h"
 #include "core/weights.h"
@@ -61,17 +62,6 @@ LogitCheck check_logits(const core::TensorD& actual, const core::TensorD& expect
   check.figures["top1_agree"] = check.top1_agree;
   return check;
 }
-
-namespace {
-
-template <typename... Args>
-std::string format(const char* fmt, Args... args) {
-  char text[256];
-  std::snprintf(text, sizeof text, fmt, args...);
-  return text;
-}
-
-}  // namespace
 
 Verification verify_against_reference(const BenchBackend& backend,
                                       const std::vector<const ReferenceRun*>& runs,

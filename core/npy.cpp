@@ -23,7 +23,7 @@ namespace {
 constexpr std::string_view kMagic("\x93NUMPY", 6);
 // numpy itself refuses headers over 10 000 bytes unless told otherwise; 1 MB leaves room for
 // any honest rank while a hostile length cannot make us read gigabytes of "header".
-constexpr size_t kMaxHeaderBytes = size_t(1) << 20;
+constexpr size_t kMaxNpyHeaderBytes = size_t(1) << 20;
 // numpy aligns the data to 64 bytes so that it can be mapped and used in place.
 constexpr size_t kDataAlignment = 64;
 
@@ -241,7 +241,7 @@ RawArray read_raw(const std::string& path) {
     fail(path, "file is " + std::to_string(size) + " bytes, too short for a .npy header");
   }
   const size_t header_length = load_le(prefix + 8, length_bytes);
-  if (header_length > kMaxHeaderBytes) {
+  if (header_length > kMaxNpyHeaderBytes) {
     fail(path, "header length " + std::to_string(header_length) + " is over the 1 MB limit");
   }
   if (header_length > size - header_start) {

@@ -24,7 +24,7 @@ namespace vitbench::core {
 namespace {
 
 // The reference implementation refuses headers over 100 MB; a ViT-L header is about 40 KB.
-constexpr uint64_t kMaxHeaderBytes = uint64_t(100) << 20;
+constexpr uint64_t kMaxSafetensorsHeaderBytes = uint64_t(100) << 20;
 
 std::string brief(const nlohmann::json& j) { return excerpt(j.dump(), 60); }
 
@@ -302,7 +302,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     fail(path, "header length " + std::to_string(header_length) + " exceeds the " +
                    std::to_string(file_size - 8) + " bytes that follow it (truncated file?)");
   }
-  if (header_length > kMaxHeaderBytes) {
+  if (header_length > kMaxSafetensorsHeaderBytes) {
     fail(path, "header length " + std::to_string(header_length) + " is over the 100 MB limit");
   }
   const std::string header(reinterpret_cast<const char*>(bytes + 8), header_length);

@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,32 +18,13 @@
 #include "core/config.h"
 #include "core/model_loader.h"
 #include "core/weights.h"
+#include "tests/temp_dir.h"
 
 namespace vitbench::bench::testing {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("vitbench-bench-" + std::string(info ? info->name() : "x") + "-" +
-             std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using vitbench::testing::TempDir;
 
 // D=32, 2 blocks, 2 heads, MLP 64, 32 px in patches of 8 (17 tokens), 10 classes.
 inline core::Config tiny_config() {

@@ -40,7 +40,7 @@ using nlohmann::json;
 constexpr size_t kSize = 16;           // the model's image_size
 constexpr double kLogitTolerance = 1e-6;  // see the top of the file
 
-core::Config small_config() {
+core::Config images_model_config() {
   core::Config c;
   c.name = "small";
   c.hidden_size = 12;
@@ -145,7 +145,7 @@ class ImagesCli : public ::testing::Test {
   void SetUp() override {
     model_dir_ = dir_ / "model";
     fs::create_directories(model_dir_);
-    model_ = {small_config(), core::generate_weights(small_config(), 3)};
+    model_ = {images_model_config(), core::generate_weights(images_model_config(), 3)};
     core::save_model_folder(model_, model_dir_, core::NameScheme::HuggingFace);
   }
 

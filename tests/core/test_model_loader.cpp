@@ -21,49 +21,13 @@
 
 #include "core/error.h"
 #include "core/model_loader.h"
+#include "tests/core/io_test_util.h"
 
 namespace vitbench::core {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("vitbench-io-" + std::string(info->name()) + "-" + std::to_string(::getpid()) + "-" +
-             std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a core::Error";
-  return "";
-}
-
-void expect_message(const std::string& message, const std::vector<std::string>& parts) {
-  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-  for (const std::string& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos) << "\"" << part << "\" not in: " << message;
-  }
-}
+using namespace io_test;
 
 // Small and deliberately odd: nothing is a power of two, so a transposed or mis-split tensor
 // cannot pass by accident.

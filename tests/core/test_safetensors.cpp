@@ -19,41 +19,14 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "tests/core/io_test_util.h"
 #include "tests/run_seed.h"
 
 namespace vitbench::core {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("vitbench-io-" + std::string(info->name()) + "-" + std::to_string(::getpid()) + "-" +
-             std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  // A fresh file: truncating one with unwritten data makes ext4 flush it first (auto_da_alloc),
-  // which costs milliseconds per rewrite.
-  fs::remove(path);
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
+using namespace io_test;
 
 std::string le64(uint64_t v) {
   std::string s;
@@ -73,25 +46,6 @@ std::string u16_bytes(const std::vector<uint16_t>& values) {
     s.push_back(static_cast<char>(v >> 8));
   }
   return s;
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a core::Error";
-  return "";
-}
-
-// Every refusal must be one line that names the file and says what is wrong.
-void expect_message(const std::string& message, const std::vector<std::string>& parts) {
-  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-  for (const std::string& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos) << "\"" << part << "\" not in: " << message;
-  }
 }
 
 class Safetensors : public ::testing::Test {
@@ -650,20 +604,6 @@ TEST_F(Safetensors, EncoderRefusesWhatNoReaderWouldAccept) {
 
 // Runs a Python script with /usr/bin/python3; 77 (the conventional "skipped" status) when
 // python3 or numpy is missing, so the caller can skip rather than fail.
-int run_python(const std::string& script, const std::string& arg) {
-  if (::access("/usr/bin/python3", X_OK) != 0) return 77;
-  const std::string command = "/usr/bin/python3 " + script + " " + arg;
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-constexpr const char* kPythonPrelude = R"(import sys
-try:
-    import numpy as np
-except ImportError:
-    sys.exit(77)
-)";
-
 // An independent reader (Python's json and numpy) agrees with what we write, and numpy's own
 // float32 -> float16 conversion agrees with our F16 rounding.
 TEST_F(Safetensors, PythonReadsOurFiles) {

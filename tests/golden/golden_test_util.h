@@ -3,18 +3,17 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "golden/sha256.h"
+#include "tests/temp_dir.h"
 
 namespace vitbench::golden::testing {
 
@@ -23,27 +22,7 @@ namespace fs = std::filesystem;
 inline std::string source_dir() { return VITBENCH_SOURCE_DIR; }
 inline std::string cases_dir() { return source_dir() + "/golden/cases"; }
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("vitbench-golden-" + std::string(info->name()) + "-" + std::to_string(::getpid()) +
-             "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using vitbench::testing::TempDir;
 
 inline std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

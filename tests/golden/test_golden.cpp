@@ -366,7 +366,7 @@ TEST(VerifyCommand, BackendSelectionAndBadOptions) {
 TEST(VerifyCommand, GoldenDirMayBeACaseOrAFolderOfCases) {
   TempDir dir;
   const std::string one = testing::copy_case("gelu-tanh-eps12-b2", dir.path());
-  for (const std::string& golden : {one, dir.path()}) {
+  for (const std::string& golden : {one, dir.path().string()}) {
     const std::vector<CaseRef> refs = list_cases(golden);
     ASSERT_EQ(refs.size(), 1u) << golden;
     EXPECT_EQ(refs[0].name, "gelu-tanh-eps12-b2");
@@ -543,7 +543,7 @@ TEST(Regenerate, OneCaseMatchesTheCheckedInBitForBit) {
   TempDir dir;
   const std::string name = "gelu-tanh-eps12-b2";
   const std::string cmd = "PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 " + testing::source_dir() +
-                          "/golden/generate.py --out " + dir.path() + " --case " + name +
+                          "/golden/generate.py --out " + dir.path().string() + " --case " + name +
                           " > " + dir.file("log.txt") + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << testing::read_bytes(dir.file("log.txt"));
   const fs::path fresh = fs::path(dir.path()) / name;

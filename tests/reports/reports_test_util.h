@@ -2,7 +2,6 @@
 #pragma once
 
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/report.h"
+#include "tests/temp_dir.h"
 
 namespace vitbench::reports::testing {
 
@@ -38,26 +38,7 @@ inline nlohmann::json fixture_json(const std::string& name) {
   return parse_report_text(slurp(fixture(name)), fixture(name));
 }
 
-// A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            (std::string("vitbench-reports-") + info->test_suite_name() + "-" + info->name() +
-             "-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using vitbench::testing::TempDir;
 
 inline std::string quote(const std::string& s) {
   std::string q = "'";
