@@ -1,32 +1,16 @@
 // Runs the real `vitbench` binary the way a user would and captures what it says.
 #pragma once
 
-#include <sys/wait.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "tests/temp_dir.h"
+#include "core/config.h"
+#include "tests/run_command.h"
 
 namespace vitbench::testing {
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-inline std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using CliResult = CommandResult;
 
 // The non-empty lines of a command's output (what a one-line-error check counts).
 inline std::vector<std::string> lines_of(const std::string& text) {
@@ -38,26 +22,25 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+inline CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir) {
+  return run_command(VITBENCH_CLI, args, dir);
 }
 
-inline CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir) {
-  std::string command = quote(VITBENCH_CLI);
-  for (const auto& a : args) command += " " + quote(a);
-  const std::string out = dir / "cli.stdout", err = dir / "cli.stderr";
-  command += " >" + quote(out) + " 2>" + quote(err) + " </dev/null";
-  const int status = std::system(command.c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  std::filesystem::remove(out);
-  std::filesystem::remove(err);
-  return r;
+// A small model that every command accepts: nothing in it is a power of two.
+inline core::Config small_config() {
+  core::Config c;
+  c.name = "small";
+  c.hidden_size = 12;
+  c.num_layers = 2;
+  c.num_heads = 3;
+  c.intermediate_size = 20;
+  c.image_size = 8;
+  c.patch_size = 4;
+  c.num_labels = 5;
+  c.labels = {"ant", "bee", "cat", "dog", "eel"};
+  c.layer_norm_eps = 1e-6;
+  c.validate("test");
+  return c;
 }
 
 }  // namespace vitbench::testing

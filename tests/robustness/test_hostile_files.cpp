@@ -38,22 +38,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-core::Config small_config() {
-  core::Config c;
-  c.name = "small";
-  c.hidden_size = 12;
-  c.num_layers = 2;
-  c.num_heads = 3;
-  c.intermediate_size = 20;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.num_labels = 5;
-  c.labels = {"ant", "bee", "cat", "dog", "eel"};
-  c.layer_norm_eps = 1e-6;
-  c.validate("test");
-  return c;
-}
-
 void write(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;
