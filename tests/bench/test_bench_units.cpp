@@ -16,6 +16,7 @@
 #include "bench/registration.h"
 #include "bench/report.h"
 #include "bench/summary.h"
+#include "bench/text_table.h"
 #include "bench/tool_threads.h"
 #include "bench/verification.h"
 #include "bench_test_util.h"
@@ -281,6 +282,16 @@ TEST(Summary, OneTablePerModelWithSpeedupsAndVerdicts) {
   EXPECT_EQ(text.find("gelu"), std::string::npos) << "ops are not in the model tables\n" << text;
   // Rows in speed order: fast before slow.
   EXPECT_LT(text.find("fast "), text.find("slow "));
+}
+
+TEST(Text, FormatHoldsAnyLengthAndDimsJoinWithAnX) {
+  // Log lines and notes carry paths and peers' messages: nothing is cut at a fixed buffer size.
+  const std::string long_path(3000, 'p');
+  EXPECT_EQ(format("peer %s: %.2f ms, batch %zu", long_path.c_str(), 1.5, size_t{8}),
+            "peer " + long_path + ": 1.50 ms, batch 8");
+  EXPECT_EQ(format("%s", ""), "");
+  EXPECT_EQ(dims({197, 768, 3072}), "197x768x3072");
+  EXPECT_EQ(dims({1}), "1");
 }
 
 TEST(MachineInfo, DescribesThisMachine) {
