@@ -39,7 +39,7 @@ jobs="$(nproc)"
 # Each phase's start, in minutes and seconds since the script began: what CI's 20-minute budget
 # is spent on.
 phase() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
-# Unity builds: several files per compiler run, which cuts a clean build's time by about half
+# Unity builds: several files per compiler run, which cuts a clean build's time by about 40%
 # (CMakeLists.txt says why).
 build() {  # build DIR TARGET [cmake options...]   (TARGET all: everything, the tests included)
   local dir="$1" target="$2"; shift 2

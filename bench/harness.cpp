@@ -26,7 +26,6 @@
 namespace vitbench::bench {
 namespace {
 
-
 template <typename T>
 std::string join(const std::vector<T>& items, const char* sep = ", ") {
   std::string s;

@@ -36,7 +36,6 @@ using nlohmann::json;
 constexpr int kUnavailable = 3;  // bench/peers/peer_common.py
 constexpr int kMismatch = 4;
 
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

@@ -31,7 +31,6 @@ void fill(Tensor& t, float scale, uint32_t seed) {
   }
 }
 
-
 // ---- Whole models --------------------------------------------------------------------------
 
 class ModelCase final : public Case {

@@ -26,7 +26,8 @@ inline CliResult run_cli(const std::vector<std::string>& args, const TempDir& di
   return run_command(VITBENCH_CLI, args, dir);
 }
 
-// A small model that every command accepts: nothing in it is a power of two.
+// A small model for the commands' tests: 12 wide, 2 layers of 3 heads, 8 px images in 4 px
+// patches, 5 labelled classes.
 inline core::Config small_config() {
   core::Config c;
   c.name = "small";

@@ -28,7 +28,8 @@ fi
 
 echo "== fuzz: building ${#targets[@]} targets with $cxx in $build"
 cmake -S . -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_FUZZ=ON -DVITBENCH_WERROR=ON -DCMAKE_UNITY_BUILD=ON >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_FUZZ=ON -DVITBENCH_WERROR=ON \
+  -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build "$build" -j"${JOBS:-$(nproc)}" --target "${targets[@]}"
 
 # Leaks count (detect_leaks); allocations over 2 GiB are a reader trusting a header, reported
