@@ -27,7 +27,6 @@ import io  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from functools import partial  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -263,23 +262,6 @@ def json_bytes(obj):
     return (json.dumps(obj, indent=1) + "\n").encode("utf-8")
 
 
-def write_atomically(path, data):
-    """The whole file or nothing: a temporary in the same folder, renamed into place."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def versions():
     import torch
     import torchvision
@@ -351,12 +333,12 @@ def generate_case(case, out_dir):
     os.makedirs(case_dir, exist_ok=True)
     # Data first, manifest last: a half-written case has no manifest that vouches for it.
     for name, data in files.items():
-        write_atomically(os.path.join(case_dir, name), data)
+        weights.write_atomically(os.path.join(case_dir, name), data)
     stale = set(os.listdir(case_dir)) - set(files) - {"manifest.json"}
     for name in sorted(stale):
         if name.endswith((".npy", ".json")):
             os.unlink(os.path.join(case_dir, name))
-    write_atomically(os.path.join(case_dir, "manifest.json"), json_bytes(manifest))
+    weights.write_atomically(os.path.join(case_dir, "manifest.json"), json_bytes(manifest))
     size = sum(len(d) for d in files.values())
     print(f"{case['name']}: input seed {input_seed}, min top-1 margin {margins.min():.3f}, "
           f"{len(wanted)} taps, {size / 1e6:.2f} MB")
@@ -375,7 +357,7 @@ def write_index(out_dir):
             with open(manifest, "rb") as f:
                 cases[name] = hashlib.sha256(f.read()).hexdigest()
     index = {"format": "vitbench-golden-index", "cases": cases}
-    write_atomically(os.path.join(out_dir, "index.json"), json_bytes(index))
+    weights.write_atomically(os.path.join(out_dir, "index.json"), json_bytes(index))
 
 
 def float32_report(case):

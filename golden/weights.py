@@ -17,7 +17,9 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -239,8 +241,7 @@ def check_document():
 
 
 def write_atomically(path, data):
-    import os
-    import tempfile
+    """The whole file or nothing: a temporary in the same folder, renamed into place."""
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-",
                                dir=os.path.dirname(os.path.abspath(path)))
     try:
