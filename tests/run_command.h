@@ -6,11 +6,10 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "tests/file_bytes.h"
 #include "tests/temp_dir.h"
 
 namespace vitbench::testing {
@@ -28,13 +27,6 @@ inline std::string quote(const std::string& s) {
   return q + "'";
 }
 
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Runs `program args...` with stdin from /dev/null; the capture files are removed afterwards.
 inline CommandResult run_command(const std::string& program, const std::vector<std::string>& args,
                                  const TempDir& dir) {
@@ -45,8 +37,8 @@ inline CommandResult run_command(const std::string& program, const std::vector<s
   const int status = std::system(command.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
+  r.out = read_bytes(out);
+  r.err = read_bytes(err);
   std::filesystem::remove(out);
   std::filesystem::remove(err);
   return r;

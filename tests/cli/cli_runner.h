@@ -10,8 +10,6 @@
 
 namespace vitbench::testing {
 
-using CliResult = CommandResult;
-
 // The non-empty lines of a command's output (what a one-line-error check counts).
 inline std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -22,7 +20,7 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-inline CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir) {
+inline CommandResult run_cli(const std::vector<std::string>& args, const TempDir& dir) {
   return run_command(VITBENCH_CLI, args, dir);
 }
 

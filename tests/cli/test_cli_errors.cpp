@@ -33,7 +33,7 @@ class CliErrors : public ::testing::Test {
   std::string safetensors() const { return model_dir_ + "/model.safetensors"; }
   std::string config_json() const { return model_dir_ + "/config.json"; }
 
-  CliResult infer(std::vector<std::string> extra = {}) {
+  CommandResult infer(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"infer", "--model", model_dir_, "--input", input_,
                                      "--output", output_};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -41,7 +41,7 @@ class CliErrors : public ::testing::Test {
   }
 
   // The contract for every bad input.
-  void expect_refused(const CliResult& r, const std::string& names, const std::string& problem) {
+  void expect_refused(const CommandResult& r, const std::string& names, const std::string& problem) {
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_EQ(r.err.rfind("vitbench: error: ", 0), 0u) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
@@ -52,7 +52,7 @@ class CliErrors : public ::testing::Test {
 
   // Rewrites the safetensors header through `edit`, keeping the data section as it is.
   void edit_header(const std::function<void(json&)>& edit, const std::string& extra_data = "") {
-    std::string bytes = slurp(safetensors());
+    std::string bytes = read_bytes(safetensors());
     uint64_t n = 0;
     std::memcpy(&n, bytes.data(), 8);
     json header = json::parse(bytes.substr(8, n));
@@ -72,7 +72,7 @@ class CliErrors : public ::testing::Test {
 };
 
 TEST_F(CliErrors, TheGoodCaseWorks) {
-  const CliResult r = infer();
+  const CommandResult r = infer();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("image 1:"), std::string::npos) << r.out;
   const core::NpyArray logits = core::read_npy(output_);
@@ -81,7 +81,7 @@ TEST_F(CliErrors, TheGoodCaseWorks) {
 }
 
 TEST_F(CliErrors, TruncatedSafetensors) {
-  const std::string bytes = slurp(safetensors());
+  const std::string bytes = read_bytes(safetensors());
   for (size_t keep : {size_t{4}, size_t{20}, bytes.size() / 2, bytes.size() - 1}) {
     write(safetensors(), bytes.substr(0, keep));
     expect_refused(infer(), "model.safetensors", "");
@@ -89,7 +89,7 @@ TEST_F(CliErrors, TruncatedSafetensors) {
 }
 
 TEST_F(CliErrors, HeaderLongerThanTheFile) {
-  std::string bytes = slurp(safetensors());
+  std::string bytes = read_bytes(safetensors());
   const uint64_t huge = bytes.size() + 100;
   std::memcpy(bytes.data(), &huge, 8);
   write(safetensors(), bytes);
@@ -104,7 +104,7 @@ TEST_F(CliErrors, OverlappingOffsets) {
   });
   // Two tensors on the same bytes also leave the bytes the moved one held uncovered; the reader
   // may report either fault, but must report one.
-  const CliResult r = infer();
+  const CommandResult r = infer();
   expect_refused(r, "model.safetensors", "");
   EXPECT_TRUE(r.err.find("overlap") != std::string::npos ||
               r.err.find("belong to no tensor") != std::string::npos)
@@ -131,7 +131,7 @@ TEST_F(CliErrors, MissingTensor) {
     h["blocks.1.mlp.fc2.bias.renamed"] = h["blocks.1.mlp.fc2.bias"];
     h.erase("blocks.1.mlp.fc2.bias");
   });
-  const CliResult r = infer();
+  const CommandResult r = infer();
   EXPECT_NE(r.err.find("blocks.1.mlp.fc2.bias"), std::string::npos) << r.err;
   expect_refused(r, "model.safetensors", "");
 }
@@ -150,14 +150,14 @@ TEST_F(CliErrors, ExtraTensor) {
 }
 
 TEST_F(CliErrors, ShapeDisagreesWithConfig) {
-  json config = json::parse(slurp(config_json()));
+  json config = json::parse(read_bytes(config_json()));
   config["intermediate_size"] = 24;
   write(config_json(), config.dump());
   expect_refused(infer(), "mlp.fc1", "config");
 }
 
 TEST_F(CliErrors, ClassifierDisagreesWithNumLabels) {
-  json config = json::parse(slurp(config_json()));
+  json config = json::parse(read_bytes(config_json()));
   config.erase("id2label");
   config.erase("label2id");
   config["num_labels"] = 6;
@@ -176,7 +176,7 @@ TEST_F(CliErrors, InvalidConfigs) {
       {"image_size", 10},           {"hidden_act", "swish"},
   };
   for (const auto& [field, value] : bad) {
-    json config = json::parse(slurp(config_json()));
+    json config = json::parse(read_bytes(config_json()));
     const json saved = config;
     config[field] = value;
     write(config_json(), config.dump());
@@ -192,7 +192,7 @@ TEST_F(CliErrors, UncoveredDataBytes) {
 
 TEST_F(CliErrors, DuplicateTensorNames) {
   // nlohmann would merge duplicate keys, so the duplicate is spliced into the text.
-  std::string bytes = slurp(safetensors());
+  std::string bytes = read_bytes(safetensors());
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
   std::string header = bytes.substr(8, n);
@@ -258,7 +258,7 @@ TEST_F(CliErrors, OutputFolderMustExist) {
 
 TEST_F(CliErrors, EverySubcommandHasHelp) {
   for (const char* sub : {"infer", "backends"}) {
-    const CliResult r = run_cli({sub, "--help"}, dir_);
+    const CommandResult r = run_cli({sub, "--help"}, dir_);
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("--help"), std::string::npos) << sub;
   }

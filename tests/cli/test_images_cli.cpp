@@ -27,6 +27,7 @@
 #include "imaging/resize.h"
 #include "reference/vit.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/file_bytes.h"
 #include "tests/imaging/expected_maps.h"
 #include "tests/imaging/fixtures.h"
 
@@ -40,18 +41,11 @@ using nlohmann::json;
 constexpr size_t kSize = 16;           // the model's image_size
 constexpr double kLogitTolerance = 1e-6;  // see the top of the file
 
+// The commands' small model with one layer more and 16 px images (16 patches of 4 px).
 core::Config images_model_config() {
-  core::Config c;
-  c.name = "small";
-  c.hidden_size = 12;
+  core::Config c = small_config();
   c.num_layers = 3;
-  c.num_heads = 3;
-  c.intermediate_size = 20;
   c.image_size = kSize;
-  c.patch_size = 4;
-  c.num_labels = 5;
-  c.labels = {"ant", "bee", "cat", "dog", "eel"};
-  c.layer_norm_eps = 1e-6;
   c.validate("test");
   return c;
 }
@@ -68,10 +62,6 @@ RgbImage pattern(size_t w, size_t h, unsigned salt = 0) {
     }
   }
   return image;
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 std::string ppm(const RgbImage& image) {
@@ -154,7 +144,7 @@ class ImagesCli : public ::testing::Test {
     const std::string out = dir_ / "logits.npy";
     fs::remove(out);
     args.insert(args.begin(), {"infer", "--model", model.empty() ? model_dir_ : model, "--output", out});
-    const CliResult r = run_cli(args, dir_);
+    const CommandResult r = run_cli(args, dir_);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     if (r.exit_code != 0) return core::TensorD({1, 5}, NAN);
     const core::NpyArray a = core::read_npy(out);
@@ -176,7 +166,7 @@ class ImagesCli : public ::testing::Test {
   }
 
   // The contract for a bad image: exit 2, one line naming the file, no output left.
-  void expect_refused(const CliResult& r, const std::string& file, const std::string& problem,
+  void expect_refused(const CommandResult& r, const std::string& file, const std::string& problem,
                       const std::string& output) {
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_EQ(r.err.rfind("vitbench: error: ", 0), 0u) << r.err;
@@ -287,7 +277,7 @@ TEST_F(ImagesCli, PreprocessorConfigInTheModelFolderIsHonoured) {
 
   // A key that would change the algorithm in a way not implemented is refused, naming the file.
   write_bytes(with_config + "/preprocessor_config.json", json{{"resample", 1}}.dump());
-  const CliResult r = run_cli({"infer", "--model", with_config, "--image", dir_ / "p.png", "--output",
+  const CommandResult r = run_cli({"infer", "--model", with_config, "--image", dir_ / "p.png", "--output",
                                dir_ / "out.npy"},
                               dir_);
   expect_refused(r, "preprocessor_config.json", "Lanczos", dir_ / "out.npy");
@@ -297,7 +287,7 @@ TEST_F(ImagesCli, JsonIsOneDocumentConsistentWithTheLogits) {
   write_bytes(dir_ / "a.png", imaging::encode_png(pattern(kSize, kSize)));
   write_bytes(dir_ / "b.ppm", ppm(pattern(23, 31, 40)));
   const std::vector<std::string> files = {dir_ / "a.png", dir_ / "b.ppm"};
-  const CliResult r = run_cli({"infer", "--model", model_dir_, "--image", files[0], files[1], "--json",
+  const CommandResult r = run_cli({"infer", "--model", model_dir_, "--image", files[0], files[1], "--json",
                                "--top", "3", "--threads", "2", "--output", dir_ / "logits.npy"},
                               dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -348,7 +338,7 @@ TEST_F(ImagesCli, JsonIsOneDocumentConsistentWithTheLogits) {
   }
 
   // All five classes: the probabilities of a row sum to 1.
-  const CliResult all = run_cli({"infer", "--model", model_dir_, "--image", files[0], "--json"}, dir_);
+  const CommandResult all = run_cli({"infer", "--model", model_dir_, "--image", files[0], "--json"}, dir_);
   ASSERT_EQ(all.exit_code, 0) << all.err;
   const json every = json::parse(all.out);
   ASSERT_EQ(every["images"][0]["top"].size(), 5u);  // the default top 5 (all the labels here)
@@ -359,11 +349,11 @@ TEST_F(ImagesCli, JsonIsOneDocumentConsistentWithTheLogits) {
 
   // Every backend keeps stdout to the JSON alone (no library chatter), and ranks the same way: the
   // top logit leads the runner-up by far more than float32 rounding can move either.
-  const CliResult listed = run_cli({"backends"}, dir_);
+  const CommandResult listed = run_cli({"backends"}, dir_);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   for (const std::string& backend : lines_of(listed.out)) {
     SCOPED_TRACE(backend);
-    const CliResult b = run_cli({"infer", "--model", model_dir_, "--image", files[0], files[1], "--json",
+    const CommandResult b = run_cli({"infer", "--model", model_dir_, "--image", files[0], files[1], "--json",
                                  "--backend", backend, "--threads", "2"},
                                 dir_);
     ASSERT_EQ(b.exit_code, 0) << b.err;
@@ -378,7 +368,7 @@ TEST_F(ImagesCli, JsonIsOneDocumentConsistentWithTheLogits) {
   }
 
   // Without --json, the same classes for people: each image named, then its ranked labels.
-  const CliResult text = run_cli({"infer", "--model", model_dir_, "--image", files[0], files[1]}, dir_);
+  const CommandResult text = run_cli({"infer", "--model", model_dir_, "--image", files[0], files[1]}, dir_);
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("image 0: " + files[0]), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("image 1: " + files[1]), std::string::npos) << text.out;
@@ -492,7 +482,7 @@ TEST_F(ImagesCli, EveryBackendsAttentionMapsMatchTheReference) {
   EXPECT_GT(core::compare(cases[0].expected, cases[3].expected).max_rel_error, 1e-2);
   EXPECT_GT(core::compare(cases[1].expected, cases[2].expected).max_rel_error, 1e-2);
 
-  const CliResult listed = run_cli({"backends"}, dir_);
+  const CommandResult listed = run_cli({"backends"}, dir_);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   const std::vector<std::string> backends = lines_of(listed.out);
   ASSERT_GE(backends.size(), 2u);
@@ -508,7 +498,7 @@ TEST_F(ImagesCli, EveryBackendsAttentionMapsMatchTheReference) {
       for (const auto& a : c.args) what += " " + a;
       SCOPED_TRACE(what);
       fs::remove(dir_ / "map.npy");
-      const CliResult r = run_cli(args, dir_);
+      const CommandResult r = run_cli(args, dir_);
       ASSERT_EQ(r.exit_code, 0) << r.err;
       const core::NpyArray map = core::read_npy(dir_ / "map.npy");
       ASSERT_EQ(map.values.shape(), (core::Shape{4, 4}));
@@ -539,7 +529,7 @@ TEST_F(ImagesCli, AttentionDrawsOverThePictureAtItsSize) {
     SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
     write_bytes(dir_ / "p.png", imaging::encode_png(pattern(w, h, 3)));
     fs::remove(dir_ / "out.png");
-    const CliResult r = run_cli({"attention", "--model", model_dir_, "--image", dir_ / "p.png", "-o",
+    const CommandResult r = run_cli({"attention", "--model", model_dir_, "--image", dir_ / "p.png", "-o",
                                  dir_ / "out.png", "--npy"},
                                 dir_);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -587,7 +577,7 @@ TEST_F(ImagesCli, AttentionRefusesBadRequestsInOneLine) {
 
 TEST_F(ImagesCli, PresetWorksOnAOnePixelImage) {
   // Presets work (synthetic weights), and a 1x1 image is upscaled, not refused.
-  const CliResult r = run_cli({"attention", "--model", "vit-ti16@32", "--image", fixture_path("pixel_1x1.png"),
+  const CommandResult r = run_cli({"attention", "--model", "vit-ti16@32", "--image", fixture_path("pixel_1x1.png"),
                                "-o", dir_ / "out.png", "--rollout"},
                               dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -605,7 +595,7 @@ TEST_F(ImagesCli, ReadmePicturesAreReproducible) {
     std::vector<std::string> args = {"attention", "--model", "vit-ti16", "--image", docs + "demo_scene.png",
                                      "-o", dir_ / name};
     if (!extra.empty()) args.push_back(extra);
-    const CliResult r = run_cli(args, dir_);
+    const CommandResult r = run_cli(args, dir_);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const RgbImage made = imaging::read_image_file(dir_ / name);
     const RgbImage committed = imaging::read_image_file(docs + name);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "golden/sha256.h"
+#include "tests/file_bytes.h"
 #include "tests/temp_dir.h"
 
 namespace vitbench::golden::testing {
@@ -22,20 +23,9 @@ namespace fs = std::filesystem;
 inline std::string source_dir() { return VITBENCH_SOURCE_DIR; }
 inline std::string cases_dir() { return source_dir() + "/golden/cases"; }
 
+using vitbench::testing::read_bytes;
 using vitbench::testing::TempDir;
-
-inline std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
+using vitbench::testing::write_bytes;
 
 inline nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(read_bytes(path));

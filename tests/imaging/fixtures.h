@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -14,19 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "imaging/image.h"
+#include "tests/file_bytes.h"
 
 namespace vitbench::testing {
 
 inline std::string fixture_path(const std::string& name) {
   return std::string(VITBENCH_SOURCE_DIR) + "/tests/imaging/data/" + name;
-}
-
-inline std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 inline nlohmann::json fixture_manifest() {

@@ -18,8 +18,8 @@ namespace vitbench::reports::testing {
 
 using vitbench::testing::CommandResult;
 using vitbench::testing::quote;
+using vitbench::testing::read_bytes;
 using vitbench::testing::run_command;
-using vitbench::testing::slurp;
 using vitbench::testing::TempDir;
 
 inline std::string fixture(const std::string& name) {
@@ -32,7 +32,7 @@ inline void write_text(const std::filesystem::path& p, const std::string& text) 
 }
 
 inline nlohmann::json fixture_json(const std::string& name) {
-  return parse_report_text(slurp(fixture(name)), fixture(name));
+  return parse_report_text(read_bytes(fixture(name)), fixture(name));
 }
 
 }  // namespace vitbench::reports::testing

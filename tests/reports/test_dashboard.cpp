@@ -67,7 +67,7 @@ TEST(Dashboard, NeedsNoNetwork) {
 
 TEST(Dashboard, EscapesHostileNames) {
   TempDir dir;
-  std::string text = testing::slurp(fixture("base.json"));
+  std::string text = testing::read_bytes(fixture("base.json"));
   const std::string evil = "<script>alert(1)</script>\\\"&'";
   for (const std::string from : {"\"model/vit-ti16@224/b1/t2/hwy", "AMD EPYC 7B13"}) {
     std::string to = from[0] == '"' ? "\"model/" + evil + "/b1/t2/hwy" : "AMD " + evil;

@@ -168,7 +168,7 @@ TEST_F(DashboardBrowser, RendersChartsWithoutConsoleErrors) {
   args.push_back("file://" + page);
   const CommandResult s = testing::run_command("timeout", args, dir_);
   ASSERT_EQ(s.exit_code, 0) << s.err.substr(0, 2000);
-  const std::string png = testing::slurp(shot);
+  const std::string png = testing::read_bytes(shot);
   ASSERT_GT(png.size(), 20000u) << "a drawn page, not a blank one";
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   std::cout << "dashboard screenshot: " << shot << "\n";

@@ -41,7 +41,7 @@ TEST(CompareCli, SlowdownExitsOneAndWritesTheSummary) {
       {"compare", fixture("base.json"), fixture("new_slow.json"), "--json", summary}, dir);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("REGRESSION +20.0%"), std::string::npos) << r.out;
-  const json j = json::parse(testing::slurp(summary));
+  const json j = json::parse(testing::read_bytes(summary));
   EXPECT_EQ(j["summary"]["performance_regressions"], 1);
   EXPECT_EQ(j["summary"]["passed"], false);
   // With a 25% threshold the same pair passes.
@@ -94,7 +94,7 @@ TEST(CompareCli, AcrossMachines) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Winners:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("AMD EPYC 7B13/AVX2/t2"), std::string::npos) << r.out;
-  EXPECT_EQ(json::parse(testing::slurp(summary))["machines"].size(), 2u);
+  EXPECT_EQ(json::parse(testing::read_bytes(summary))["machines"].size(), 2u);
   // A folder of reports works too; one unreadable report refuses the table.
   const fs::path folder = dir.path() / "reports";
   fs::create_directories(folder);
@@ -112,7 +112,7 @@ TEST(ExportCli, WritesEachFormat) {
     const std::string out = dir / (std::string(format) + ".json");
     const CommandResult r = vitbench({"export", "--format", format, fixture("base.json"), "-o", out}, dir);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    const json j = json::parse(testing::slurp(out));
+    const json j = json::parse(testing::read_bytes(out));
     EXPECT_EQ(j.size(), 10u);
   }
   const CommandResult to_stdout = vitbench({"export", "--format", "bmf", fixture("base.json")}, dir);
@@ -138,7 +138,7 @@ TEST(DashboardCli, WritesThePageAndWarnsAboutSkippedReports) {
   EXPECT_NE(r.out.find("dashboard of 3 report(s) (1 skipped)"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("vitbench: warning: skipped"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nan_timings.json"), std::string::npos) << r.err;
-  const std::string html = testing::slurp(out);
+  const std::string html = testing::read_bytes(out);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(html.find("</html>"), std::string::npos);
   // A rerun reads the folder again: index.html is not a *.json and is not mistaken for a report.

@@ -31,6 +31,7 @@
 #include "imaging/decode.h"
 #include "imaging/encode.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/error_contract.h"
 
 namespace vitbench::testing {
 namespace {
@@ -126,23 +127,6 @@ std::string relayout_safetensors(const json& header, const std::string& data,
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no core::Error was thrown";
-  return "";
-}
-
-void expect_message(const std::string& message, const std::vector<std::string>& parts) {
-  EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
-  for (const std::string& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos) << "should say \"" << part << "\": " << message;
-  }
-}
-
 // ---- What the readers' own tests lack -----------------------------------------------------------
 
 class HostileLibrary : public ::testing::Test {
@@ -162,7 +146,7 @@ class HostileLibrary : public ::testing::Test {
 TEST_F(HostileLibrary, RankZeroTensorIsAScalarThatNoModelTensorCanBe) {
   // safetensors allows shape [] (one element); the reader may take it, the loader must then
   // refuse it by name, since no ViT parameter is a scalar.
-  const auto [header, data] = split_safetensors(slurp(safetensors()));
+  const auto [header, data] = split_safetensors(read_bytes(safetensors()));
   write(safetensors(), relayout_safetensors(header, data, [](const std::string& name, json& e,
                                                              std::string& bytes) {
           if (name == "cls_token") {
@@ -212,7 +196,7 @@ TEST_F(HostileLibrary, GoldenManifestClaimingAnAbsurdInputShapeIsRefusedBeforeRe
   const fs::path copy = dir_.path() / "case";
   fs::copy(source, copy);
   const std::string manifest = (copy / "manifest.json").string();
-  json m = json::parse(slurp(manifest));
+  json m = json::parse(read_bytes(manifest));
   m["input"]["shape"] = {uint64_t(1) << 62, 3, 24, 24};
   write(manifest, m.dump(1));
   try {
@@ -249,7 +233,7 @@ TEST_F(HostileLibrary, JpegHuffmanTableOfMoreThan256CodesIsRefusedBeforeStbReads
   // Found by tests/fuzz (fuzz_image, the input is kept in its corpus): Debian's stb_image builds
   // a Huffman table from up to 16 x 255 code counts into arrays of 257, writing past them.
   const std::string jpeg =
-      slurp(std::string(VITBENCH_SOURCE_DIR) + "/tests/fuzz/corpus/image/regress_jpeg_dht_over_256_codes");
+      read_bytes(std::string(VITBENCH_SOURCE_DIR) + "/tests/fuzz/corpus/image/regress_jpeg_dht_over_256_codes");
   ASSERT_GT(jpeg.size(), 200u);
   expect_message(error_of([&] { imaging::decode_image(jpeg, "dht.jpg"); }),
                  {"dht.jpg", "Huffman table of 289 codes"});
@@ -259,7 +243,7 @@ TEST_F(HostileLibrary, JpegScanUsingAnUndefinedHuffmanTableIsRefusedBeforeStbRea
   // Found by tests/fuzz (fuzz_image, the input is kept in its corpus): a progressive JPEG whose AC
   // scan names AC table 1, which no DHT defines; Debian's stb_image then decodes with tables
   // from uninitialised memory (UBSan: index -988 into a 256-entry array).
-  const std::string jpeg = slurp(std::string(VITBENCH_SOURCE_DIR) +
+  const std::string jpeg = read_bytes(std::string(VITBENCH_SOURCE_DIR) +
                                  "/tests/fuzz/corpus/image/regress_jpeg_scan_uses_undefined_huffman_table");
   ASSERT_GT(jpeg.size(), 400u);
   expect_message(error_of([&] { imaging::decode_image(jpeg, "scan.jpg"); }),
@@ -313,7 +297,7 @@ void write_safetensors_of(const TempDir& dir, const std::string& bytes) {
 }
 
 void edit_config(const TempDir& dir, const std::function<void(json&)>& edit) {
-  json c = json::parse(slurp(dir / "model/config.json"));
+  json c = json::parse(read_bytes(dir / "model/config.json"));
   edit(c);
   write(dir / "model/config.json", c.dump(1));
 }
@@ -369,7 +353,7 @@ std::vector<Hostile> hostile_inputs() {
                   kInfer, "model.safetensors", "no elements"});
   list.push_back({"rank_zero_tensor",
                   [](const TempDir& d) {
-                    const auto [header, data] = split_safetensors(slurp(d / "model/model.safetensors"));
+                    const auto [header, data] = split_safetensors(read_bytes(d / "model/model.safetensors"));
                     write_safetensors_of(d, relayout_safetensors(header, data,
                                                                  [](const std::string& name, json& e,
                                                                     std::string& bytes) {
@@ -497,7 +481,7 @@ TEST_P(HostileThroughTheCli, ExitsTwoWithOneLineNamingTheFile) {
 
   std::vector<std::string> args;
   for (const std::string& a : h.args) args.push_back(replace_dir(a, dir));
-  const CliResult r = run_cli(args, dir);
+  const CommandResult r = run_cli(args, dir);
   ASSERT_EQ(r.exit_code, h.exit_code) << "stdout:\n" << r.out << "stderr:\n" << r.err;
   if (h.exit_code == 0) {
     EXPECT_EQ(r.err, "");

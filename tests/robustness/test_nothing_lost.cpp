@@ -31,7 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using testing::slurp;
+using testing::read_bytes;
 using testing::TempDir;
 
 std::set<std::string> names_in(const fs::path& dir) {
@@ -100,7 +100,7 @@ TEST(NothingLost, AWriterKilledInTheMiddleLeavesTheOldFileAndNothingElse) {
     if (seen && !exited) {
       ++caught;
       EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"data.bin"}) << "attempt " << attempt;
-      EXPECT_EQ(slurp(target), old_bytes) << "attempt " << attempt;
+      EXPECT_EQ(read_bytes(target), old_bytes) << "attempt " << attempt;
     } else {
       // It completed: then the new file must be whole. Put the old one back and try again.
       EXPECT_EQ(fs::file_size(target), big.size());
@@ -153,7 +153,7 @@ TEST(NothingLost, KilledInferLeavesThePreviousOutputIntact) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_FALSE(kill_and_reap(pid)) << "vitbench infer on vit-b16 finished within 0.5 s?";
   EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"X.npy"});
-  EXPECT_EQ(slurp(out), old_bytes);
+  EXPECT_EQ(read_bytes(out), old_bytes);
 }
 
 TEST(NothingLost, InferKilledAtAnyMomentLeavesTheOldOutputOrTheWholeNewOne) {
@@ -166,7 +166,7 @@ TEST(NothingLost, InferKilledAtAnyMomentLeavesTheOldOutputOrTheWholeNewOne) {
   const auto start = Clock::now();
   ASSERT_EQ(wait_exit_code(spawn_cli(args)), 0);
   const auto duration = Clock::now() - start;
-  const std::string new_bytes = slurp(out);
+  const std::string new_bytes = read_bytes(out);
   ASSERT_GT(new_bytes.size(), 4000u);
   const std::string old_bytes = old_logits_bytes();
 
@@ -179,7 +179,7 @@ TEST(NothingLost, InferKilledAtAnyMomentLeavesTheOldOutputOrTheWholeNewOne) {
     std::this_thread::sleep_for(duration * k / 6);
     kill_and_reap(pid);
     EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"X.npy"}) << "kill " << k << " of 6";
-    const std::string now = slurp(out);
+    const std::string now = read_bytes(out);
     EXPECT_TRUE(now == old_bytes || now == new_bytes)
         << "kill " << k << " of 6 left a file that is neither the old nor the new output ("
         << now.size() << " bytes)";

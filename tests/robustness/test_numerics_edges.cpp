@@ -344,7 +344,7 @@ TEST_P(NonFinite, InferRefusesToPrintNonFiniteLogitsAndNamesTheTap) {
   }
   std::filesystem::create_directories(dir / "model");
   core::save_model_folder(model, dir / "model", core::NameScheme::Timm);
-  const testing::CliResult r = testing::run_cli(
+  const testing::CommandResult r = testing::run_cli(
       {"infer", "--model", dir / "model", "--backend", backend, "--output", dir / "out.npy"}, dir);
   if (is_reference(backend)) {
     EXPECT_EQ(r.exit_code, 0) << r.err;  // float64 holds these values: nothing to report
