@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/json_file.h"
+#include "core/json_fields.h"
 
 namespace vitbench::core {
 namespace {
@@ -18,42 +18,10 @@ constexpr size_t kMaxLayers = 1 << 10;
 constexpr size_t kMaxImage = 1 << 14;
 constexpr size_t kMaxLabels = 1 << 20;
 
-// A string from the file, quoted as JSON writes it: control characters escaped, so a message
-// that quotes it stays one line whatever the file holds.
-std::string quoted(const std::string& s) {
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-size_t positive_int(const nlohmann::json& json, const char* key, const std::string& where,
-                    size_t max_value, std::optional<size_t> fallback = std::nullopt) {
-  auto it = json.find(key);
-  if (it == json.end()) {
-    if (fallback) return *fallback;
-    fail(where, std::string("missing field \"") + key + "\"");
-  }
-  if (!it->is_number_integer()) {
-    fail(where, std::string("field \"") + key + "\" must be an integer, got " + it->dump());
-  }
-  const long long value = it->get<long long>();
-  if (value <= 0 || static_cast<unsigned long long>(value) > max_value) {
-    fail(where, std::string("field \"") + key + "\" must be in [1, " + std::to_string(max_value) +
-                    "], got " + std::to_string(value));
-  }
-  return static_cast<size_t>(value);
-}
-
-std::string string_field(const nlohmann::json& json, const char* key, const std::string& where,
-                         const std::string& fallback) {
-  auto it = json.find(key);
-  if (it == json.end()) return fallback;
-  if (!it->is_string()) fail(where, std::string("field \"") + key + "\" must be a string");
-  return it->get<std::string>();
-}
-
 GeluKind parse_hidden_act(const std::string& act, const std::string& where) {
   if (act == "gelu") return GeluKind::Erf;
   if (act == "gelu_new" || act == "gelu_pytorch_tanh") return GeluKind::Tanh;
-  fail(where, "unknown hidden_act " + quoted(act) + " (supported: gelu, gelu_new, gelu_pytorch_tanh)");
+  fail(where, "unknown hidden_act " + json_quoted(act) + " (supported: gelu, gelu_new, gelu_pytorch_tanh)");
 }
 
 std::vector<std::string> parse_labels(const nlohmann::json& json, const std::string& where,
@@ -88,10 +56,10 @@ std::vector<std::string> parse_labels(const nlohmann::json& json, const std::str
       used = 0;
     }
     if (used != key.size() || key.empty() || id >= n || seen[id]) {
-      fail(where, "\"id2label\" key " + quoted(key) + " is not a unique id in [0, " +
+      fail(where, "\"id2label\" key " + json_quoted(key) + " is not a unique id in [0, " +
                       std::to_string(n) + ")");
     }
-    if (!value.is_string()) fail(where, "\"id2label\"[" + quoted(key) + "] must be a string");
+    if (!value.is_string()) fail(where, "\"id2label\"[" + json_quoted(key) + "] must be a string");
     seen[id] = true;
     labels[id] = value.get<std::string>();
   }
@@ -102,7 +70,7 @@ std::vector<std::string> parse_labels(const nlohmann::json& json, const std::str
       if (!id.is_number_integer() || id.get<long long>() < 0 ||
           static_cast<size_t>(id.get<long long>()) >= n ||
           labels[static_cast<size_t>(id.get<long long>())] != name) {
-        fail(where, "\"label2id\"[" + quoted(name) + "] disagrees with \"id2label\"");
+        fail(where, "\"label2id\"[" + json_quoted(name) + "] disagrees with \"id2label\"");
       }
     }
   }
@@ -194,7 +162,7 @@ Config parse_config(const nlohmann::json& json, const std::string& where) {
   } else if (pos == "sincos") {
     c.position_embedding = PositionEmbedding::Sincos;
   } else {
-    fail(where, "unknown vitbench_position_embedding " + quoted(pos) + " (learned or sincos)");
+    fail(where, "unknown vitbench_position_embedding " + json_quoted(pos) + " (learned or sincos)");
   }
   const std::string pool = string_field(json, "vitbench_pooling", where, "cls");
   if (pool == "cls") {
@@ -202,15 +170,11 @@ Config parse_config(const nlohmann::json& json, const std::string& where) {
   } else if (pool == "mean") {
     c.pooling = Pooling::Mean;
   } else {
-    fail(where, "unknown vitbench_pooling " + quoted(pool) + " (cls or mean)");
+    fail(where, "unknown vitbench_pooling " + json_quoted(pool) + " (cls or mean)");
   }
   c.labels = parse_labels(json, where, &c.num_labels);
   c.validate(where);
   return c;
-}
-
-Config load_config_file(const std::string& path) {
-  return parse_config(read_json_file(path), path);
 }
 
 nlohmann::json config_to_json(const Config& c) {

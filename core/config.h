@@ -43,7 +43,6 @@ struct Config {
 
 // Parses HuggingFace ViTConfig fields (see README "Model folders"); `where` names the file.
 Config parse_config(const nlohmann::json& json, const std::string& where);
-Config load_config_file(const std::string& path);
 nlohmann::json config_to_json(const Config& config);
 
 // Presets: "vit-ti16", "vit-s16", "vit-b16", "vit-l16", optionally "@<image size>"

@@ -9,6 +9,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_file.h"
+#include "core/timm_config.h"
 
 namespace vitbench::core {
 
@@ -123,13 +125,43 @@ std::string name_list(const char* what, const std::vector<std::string>& names) {
   return s;
 }
 
-std::string shape_error(const FilePiece& piece, const Shape& found, const Config& c) {
+// What timm (or HuggingFace) variant the first recognised tensor among `names` belongs to, or ""
+// when none is recognised: "not supported" naming the feature tells a user more than "unexpected".
+std::string unsupported_feature(const std::vector<std::string>& names) {
+  constexpr std::pair<const char*, const char*> kFeatures[] = {
+      {"norm_pre.", "a LayerNorm before the blocks (CLIP-style pre-norm)"},
+      {"fc_norm.", "a LayerNorm after pooling (timm's fc_norm)"},
+      {"reg_token", "register tokens"},
+      {"dist_token", "a distillation token (DeiT distilled)"},
+      {"head_dist.", "a distillation head (DeiT distilled)"},
+      {".ls1.", "layer scale"},
+      {".ls2.", "layer scale"},
+      {".q_norm.", "QK normalization"},
+      {".k_norm.", "QK normalization"},
+      {"attn_pool.", "attention pooling"},
+      {"patch_embed.backbone.", "a hybrid CNN stem"},
+      {".mlp.fc1_g.", "a gated (SwiGLU) MLP"},
+      {".norm.", "a LayerNorm inside the MLP or attention"},
+      {"pooler.", "HuggingFace's pooler (ViTModel, not ViTForImageClassification)"},
+  };
+  for (const std::string& n : names) {
+    for (const auto& [part, feature] : kFeatures) {
+      if (n.find(part) != std::string::npos) {
+        return "the model has " + std::string(feature) + ", which this suite does not compute";
+      }
+    }
+  }
+  return "";
+}
+
+std::string shape_error(const FilePiece& piece, const Shape& found, const Config& c,
+                        const char* labels_field) {
   const std::string head = "tensor " + in_quotes(piece.name);
   // Everything but the row count agrees: the classifier was trained for another label set.
   if (piece.classifier && found.size() == piece.shape.size() && !found.empty() &&
       std::equal(found.begin() + 1, found.end(), piece.shape.begin() + 1)) {
     return head + " has " + std::to_string(found[0]) + (found.size() == 1 ? " entries" : " rows") +
-           " but config.json has num_labels " + std::to_string(c.num_labels);
+           " but config.json has " + labels_field + " " + std::to_string(c.num_labels);
   }
   return head + " has shape " + shape_to_string(found) + " but config.json implies " +
          shape_to_string(piece.shape);
@@ -146,10 +178,19 @@ Model load_model_folder(const std::string& dir) {
   const std::string weights_path = (fs::path(dir) / "model.safetensors").string();
 
   Model model;
-  model.config = load_config_file(config_path);
+  // A HuggingFace config.json is checked before the weights are opened; timm's names no
+  // dimensions, so its checks need the tensors' shapes.
+  const nlohmann::json config_json = read_json_file(config_path);
+  const bool timm_config = is_timm_config(config_json);
+  if (!timm_config) model.config = parse_config(config_json, config_path);
+  const SafetensorsFile file = SafetensorsFile::open(weights_path);
+  if (timm_config) {
+    TensorShapes shapes;
+    for (const auto& e : file.entries()) shapes.emplace(e.name, e.shape);
+    model.config = parse_timm_config(config_json, shapes, config_path, weights_path);
+  }
   model.config.name = dir;
   const Config& c = model.config;
-  const SafetensorsFile file = SafetensorsFile::open(weights_path);
   const NameScheme scheme = detect_scheme(file);
 
   model.weights = allocate_weights(c);
@@ -173,6 +214,7 @@ Model load_model_folder(const std::string& dir) {
       why += std::string(why.empty() ? "" : "; ") +
              "config.json asks for sin-cos position embeddings, which are computed, not stored";
     }
+    if (why.empty()) why = unsupported_feature(unexpected);
     if (why.empty()) why = "not a parameter of the ViT that config.json describes";
     fail(weights_path, name_list("unexpected", unexpected) + " (" + why + ")");
   }
@@ -185,7 +227,9 @@ Model load_model_folder(const std::string& dir) {
   for (const FilePiece& p : pieces) {
     if (!p.stored) continue;
     const SafetensorsFile::Entry& e = *file.find(p.name);
-    if (e.shape != p.shape) fail(weights_path, shape_error(p, e.shape, c));
+    if (e.shape != p.shape) {
+      fail(weights_path, shape_error(p, e.shape, c, timm_config ? "num_classes" : "num_labels"));
+    }
   }
   for (const FilePiece& p : pieces) {
     if (p.stored) file.read_float32(*file.find(p.name), p.tensor->data() + p.offset);

@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "core/model_loader.h"
 #include "tests/core/io_test_util.h"
+#include "tests/core/model_folder_util.h"
 
 namespace vitbench::core {
 namespace {
@@ -51,70 +52,6 @@ Config small_config() {
 
 Model small_model(const Config& c = small_config(), uint64_t seed = 7) {
   return Model{c, generate_weights(c, seed)};
-}
-
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-
-NamedTensors read_tensors(const std::string& path) {
-  const SafetensorsFile f = SafetensorsFile::open(path);
-  NamedTensors out;
-  for (const auto& e : f.entries()) {
-    Tensor t(e.shape);
-    f.read_float32(e, t.data());
-    out.emplace_back(e.name, std::move(t));
-  }
-  return out;
-}
-
-void write_tensors(const std::string& path, const NamedTensors& tensors) {
-  std::vector<std::pair<std::string, const Tensor*>> refs;
-  for (const auto& [name, t] : tensors) refs.emplace_back(name, &t);
-  write_safetensors(path, refs, StDtype::F32);
-}
-
-Tensor* find_tensor(NamedTensors& tensors, const std::string& name) {
-  for (auto& [n, t] : tensors) {
-    if (n == name) return &t;
-  }
-  ADD_FAILURE() << "no tensor " << name;
-  return nullptr;
-}
-
-void erase_tensor(NamedTensors& tensors, const std::string& name) {
-  const auto before = tensors.size();
-  std::erase_if(tensors, [&](const auto& p) { return p.first == name; });
-  EXPECT_EQ(tensors.size() + 1, before) << name;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// Compares every parameter by canonical name, so a failure names the tensor.
-void expect_same_weights(const Config& c, Weights got, Weights want) {
-  const auto got_slots = parameter_slots(c, got);
-  const auto want_slots = parameter_slots(c, want);
-  ASSERT_EQ(got_slots.size(), want_slots.size());
-  for (size_t i = 0; i < got_slots.size(); ++i) {
-    EXPECT_TRUE(same_bits(*got_slots[i].tensor, *want_slots[i].tensor)) << got_slots[i].name;
-  }
-}
-
-void expect_same_config(const Config& a, const Config& b) {
-  EXPECT_EQ(a.hidden_size, b.hidden_size);
-  EXPECT_EQ(a.num_layers, b.num_layers);
-  EXPECT_EQ(a.num_heads, b.num_heads);
-  EXPECT_EQ(a.intermediate_size, b.intermediate_size);
-  EXPECT_EQ(a.image_size, b.image_size);
-  EXPECT_EQ(a.patch_size, b.patch_size);
-  EXPECT_EQ(a.num_channels, b.num_channels);
-  EXPECT_EQ(a.num_labels, b.num_labels);
-  EXPECT_EQ(a.layer_norm_eps, b.layer_norm_eps);
-  EXPECT_EQ(a.gelu, b.gelu);
-  EXPECT_EQ(a.qkv_bias, b.qkv_bias);
-  EXPECT_EQ(a.position_embedding, b.position_embedding);
-  EXPECT_EQ(a.pooling, b.pooling);
-  EXPECT_EQ(a.labels, b.labels);
 }
 
 // The HuggingFace ViTForImageClassification names, written out here rather than derived from

@@ -1,5 +1,6 @@
-// config.json on arbitrary bytes: the JSON reader (depth and size caps) and the ViTConfig
-// parser. An accepted config must be valid and survive a round trip through config_to_json.
+// config.json on arbitrary bytes: the JSON reader (depth and size caps), the ViTConfig parser,
+// and timm's config.json parser against the tensor shapes of a small timm ViT. An accepted config
+// must be valid and survive a round trip through config_to_json.
 #include <cstdint>
 #include <string>
 
@@ -7,6 +8,7 @@
 
 #include "core/config.h"
 #include "core/json_file.h"
+#include "core/timm_config.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -14,7 +16,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string where = "fuzz/config.json";
   const std::string text(fuzz::as_text(data, size));
   fuzz::accepts(where, [&] {
-    const core::Config c = core::parse_config(core::parse_json_text(text, where), where);
+    // The tensors of a 2-block ViT with patch 8, hidden 192 (a "tiny"), MLP 768 and 10 classes.
+    static const core::TensorShapes shapes = {
+        {"patch_embed.proj.weight", {192, 3, 8, 8}}, {"pos_embed", {1, 17, 192}},
+        {"cls_token", {1, 1, 192}}, {"blocks.0.mlp.fc1.weight", {768, 192}},
+        {"blocks.1.mlp.fc1.weight", {768, 192}}, {"blocks.0.attn.qkv.bias", {576}},
+        {"head.weight", {10, 192}}};
+    const nlohmann::json json = core::parse_json_text(text, where);
+    const core::Config c = core::is_timm_config(json)
+                               ? core::parse_timm_config(json, shapes, where, "fuzz/weights")
+                               : core::parse_config(json, where);
     c.validate(where);
     // Derived sizes a forward pass relies on.
     if (c.num_heads == 0 || c.hidden_size % c.num_heads != 0 || c.patch_size == 0 ||

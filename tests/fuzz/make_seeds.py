@@ -105,6 +105,17 @@ out("config", "num_labels_only.json", json.dumps({
     "image_size": 8, "patch_size": 4, "num_labels": 3, "hidden_act": "gelu_pytorch_tanh",
     "vitbench_position_embedding": "sincos", "vitbench_pooling": "cls"}))
 
+# timm's own config.json (save_for_hf), for the fuzz target's fixed tensor shapes: a "tiny" with
+# patch 8 at 32 px, 2 blocks, 10 classes.
+out("config", "timm_vit_tiny.json", json.dumps({
+    "architecture": "vit_tiny_patch8_32", "num_classes": 10, "num_features": 192,
+    "global_pool": "token", "label_names": ["c%d" % i for i in range(10)],
+    "model_args": {"depth": 2, "img_size": [32, 32], "act_layer": "gelu"},
+    "pretrained_cfg": {"tag": "fuzz", "input_size": [3, 32, 32], "interpolation": "bicubic",
+                       "crop_pct": 0.9, "crop_mode": "center", "mean": [0.5, 0.5, 0.5],
+                       "std": [0.5, 0.5, 0.5], "num_classes": 10, "first_conv": "patch_embed.proj",
+                       "classifier": "head"}}, indent=2))
+
 # ---- golden manifest: the case the fuzz target copies its files from ---------------------------
 copy("golden_manifest", "golden/cases/meanpool-noqkvbias-b1/manifest.json", "meanpool-noqkvbias-b1.json")
 

@@ -1,0 +1,50 @@
+// Typed fields of a stranger's JSON object (config.json and its kin), each failure one line that
+// names the file and the field.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace vitbench::core {
+
+// A string from the file, quoted as JSON writes it: control characters escaped, so a message
+// that quotes it stays one line whatever the file holds.
+inline std::string json_quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// json[key] as an integer in [1, max_value]; `fallback` when the key is absent (an error when
+// there is none).
+inline size_t positive_int(const nlohmann::json& json, const char* key, const std::string& where,
+                           size_t max_value, std::optional<size_t> fallback = std::nullopt) {
+  auto it = json.find(key);
+  if (it == json.end()) {
+    if (fallback) return *fallback;
+    fail(where, std::string("missing field \"") + key + "\"");
+  }
+  if (!it->is_number_integer()) {
+    fail(where, std::string("field \"") + key + "\" must be an integer, got " + excerpt(it->dump()));
+  }
+  const long long value = it->get<long long>();
+  if (value <= 0 || static_cast<unsigned long long>(value) > max_value) {
+    fail(where, std::string("field \"") + key + "\" must be in [1, " + std::to_string(max_value) +
+                    "], got " + std::to_string(value));
+  }
+  return static_cast<size_t>(value);
+}
+
+// json[key] as a string; `fallback` when the key is absent.
+inline std::string string_field(const nlohmann::json& json, const char* key,
+                                const std::string& where, const std::string& fallback) {
+  auto it = json.find(key);
+  if (it == json.end()) return fallback;
+  if (!it->is_string()) fail(where, std::string("field \"") + key + "\" must be a string");
+  return it->get<std::string>();
+}
+
+}  // namespace vitbench::core

@@ -1,0 +1,347 @@
+#include "core/timm_config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/json_fields.h"
+
+namespace vitbench::core {
+namespace {
+
+using nlohmann::json;
+
+// timm's ViT sizes by the word after "vit_" / "deit_": (embed dim, heads). The embed dim is
+// checked against the tensors, so a name and weights that disagree are refused, not mixed.
+struct TimmSize {
+  const char* word;
+  size_t embed_dim, heads;
+};
+constexpr TimmSize kSizes[] = {
+    {"tiny", 192, 3},    {"small", 384, 6},   {"medium", 512, 8},  {"base", 768, 12},
+    {"large", 1024, 16}, {"huge", 1280, 16},  {"giant", 1408, 16}, {"gigantic", 1664, 16},
+};
+
+// model_args keys that either say what the tensors already show (checked against them) or select
+// something this suite computes. Any other key could change the function, so it is refused.
+const std::set<std::string>& known_model_args() {
+  static const std::set<std::string> keys = {
+      "img_size", "patch_size", "in_chans", "num_classes", "global_pool", "embed_dim", "depth",
+      "num_heads", "mlp_ratio", "qkv_bias", "class_token", "act_layer"};
+  return keys;
+}
+
+// The architecture name split as timm spells its ViTs: family_size_patchP[_...].
+struct ArchitectureName {
+  std::string size;
+  size_t patch = 0;
+};
+
+ArchitectureName parse_architecture(const std::string& name, const std::string& where) {
+  const auto word = [&](size_t i) {
+    size_t begin = 0;
+    for (size_t k = 0; k < i; ++k) {
+      begin = name.find('_', begin);
+      if (begin == std::string::npos) return std::string();
+      ++begin;
+    }
+    return name.substr(begin, name.find('_', begin) - begin);
+  };
+  const std::string family = word(0);
+  if (family != "vit" && family != "deit") {
+    fail(where, "architecture " + json_quoted(name) +
+                    " is not a plain Vision Transformer (supported: timm's vit_* and deit_*)");
+  }
+  ArchitectureName a;
+  a.size = word(1);
+  const std::string patch = word(2);
+  if (patch.size() > 5 && patch.compare(0, 5, "patch") == 0 &&
+      patch.find_first_not_of("0123456789", 5) == std::string::npos && patch.size() <= 9) {
+    a.patch = std::stoul(patch.substr(5));
+  }
+  if (a.patch == 0) {
+    fail(where, "architecture " + json_quoted(name) +
+                    " is not a plain Vision Transformer with square patches (expected a name like "
+                    "vit_base_patch16_224; hybrids such as vit_base_r50_s16_384 are not supported)");
+  }
+  return a;
+}
+
+const json* find_object(const json& j, const char* key, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return nullptr;
+  if (!it->is_object()) fail(where, std::string("field \"") + key + "\" must be an object");
+  return &*it;
+}
+
+// A non-negative integer field, or nullopt when absent.
+std::optional<size_t> optional_count(const json& j, const char* key, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer() || it->get<long long>() < 0) {
+    fail(where, std::string("field \"") + key + "\" must be a non-negative integer, got " +
+                    excerpt(it->dump()));
+  }
+  return static_cast<size_t>(it->get<long long>());
+}
+
+const Shape& tensor_shape(const TensorShapes& shapes, const std::string& name, size_t rank,
+                          const char* gives, const std::string& weights_path) {
+  auto it = shapes.find(name);
+  if (it == shapes.end()) {
+    fail(weights_path, "missing tensor " + json_quoted(name) + ", which gives the " + gives +
+                           " of a timm ViT (timm's config.json names no dimensions)");
+  }
+  if (it->second.size() != rank) {
+    fail(weights_path, "tensor " + json_quoted(name) + " has shape " + shape_to_string(it->second) +
+                           ", expected " + std::to_string(rank) + " dimensions");
+  }
+  return it->second;
+}
+
+// 1 + the largest i of the tensors named "blocks.<i>.…"; the loader then requires every block.
+size_t block_count(const TensorShapes& shapes) {
+  size_t count = 0;
+  for (const auto& [name, shape] : shapes) {
+    if (name.compare(0, 7, "blocks.") != 0) continue;
+    const size_t dot = name.find('.', 7);
+    const std::string index = name.substr(7, dot == std::string::npos ? dot : dot - 7);
+    if (index.empty() || index.size() > 6 ||
+        index.find_first_not_of("0123456789") != std::string::npos) {
+      continue;  // not a block index: the loader reports the tensor as unexpected
+    }
+    count = std::max(count, std::stoul(index) + 1);
+  }
+  return count;
+}
+
+// model_args[key] must agree with what the tensors or the file say.
+void expect_arg(const json& args, const char* key, size_t actual, const char* what,
+                const std::string& where) {
+  auto it = args.find(key);
+  if (it == args.end()) return;
+  if (!it->is_number_integer() || it->get<long long>() != static_cast<long long>(actual)) {
+    fail(where, "model_args." + std::string(key) + " is " + excerpt(it->dump()) + " but " + what +
+                    " is " + std::to_string(actual));
+  }
+}
+
+std::vector<std::string> parse_label_names(const json& names, size_t num_classes,
+                                           const std::string& where) {
+  std::vector<std::string> labels(num_classes);
+  if (names.is_array()) {
+    if (names.size() != num_classes) {
+      fail(where, "\"label_names\" has " + std::to_string(names.size()) +
+                      " entries but num_classes is " + std::to_string(num_classes));
+    }
+    for (size_t i = 0; i < num_classes; ++i) {
+      if (!names[i].is_string()) fail(where, "\"label_names\" must hold strings");
+      labels[i] = names[i].get<std::string>();
+    }
+    return labels;
+  }
+  if (!names.is_object()) fail(where, "\"label_names\" must be a list or an object");
+  // An object maps class ids to names where ids have gaps; every class needs one here.
+  std::vector<bool> seen(num_classes, false);
+  for (const auto& [key, value] : names.items()) {
+    size_t id = num_classes;
+    if (!key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos) {
+      id = std::stoul(key);
+    }
+    if (id >= num_classes || seen[id] || !value.is_string()) {
+      fail(where, "\"label_names\" key " + json_quoted(key) + " is not a unique class id in [0, " +
+                      std::to_string(num_classes) + ") with a string name");
+    }
+    seen[id] = true;
+    labels[id] = value.get<std::string>();
+  }
+  for (size_t i = 0; i < num_classes; ++i) {
+    if (!seen[i]) fail(where, "\"label_names\" has no name for class " + std::to_string(i));
+  }
+  return labels;
+}
+
+}  // namespace
+
+bool is_timm_config(const json& j) {
+  return j.is_object() && j.contains("architecture") && !j.contains("hidden_size");
+}
+
+Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::string& where,
+                         const std::string& weights_path) {
+  if (!is_timm_config(j)) fail(where, "not a timm config.json (no \"architecture\")");
+  const json empty = json::object();
+  const std::string architecture = string_field(j, "architecture", where, "");
+  const ArchitectureName name = parse_architecture(architecture, where);
+  const json* pretrained = find_object(j, "pretrained_cfg", where);
+  if (!pretrained) pretrained = &empty;
+  json args = empty;
+  if (const json* given = find_object(j, "model_args", where)) args = *given;
+  // timm takes img_size as an int or as [height, width]; a square pair is the int.
+  if (auto it = args.find("img_size");
+      it != args.end() && it->is_array() && it->size() == 2 && (*it)[0] == (*it)[1]) {
+    *it = json((*it)[0]);
+  }
+  const json* model_args = &args;
+  for (const auto& [key, value] : model_args->items()) {
+    if (!known_model_args().count(key)) {
+      fail(where, "model_args key " + json_quoted(key) +
+                      " is not supported (it may change the model; known: img_size, patch_size, "
+                      "in_chans, num_classes, global_pool, embed_dim, depth, num_heads, mlp_ratio, "
+                      "qkv_bias, class_token, act_layer)");
+    }
+  }
+
+  Config c;
+  c.name = where;
+  // Dimensions from the tensors.
+  const Shape& patch = tensor_shape(shapes, "patch_embed.proj.weight", 4,
+                                    "hidden size, channels and patch size", weights_path);
+  c.hidden_size = patch[0];
+  c.num_channels = patch[1];
+  c.patch_size = patch[2];
+  if (patch[3] != patch[2]) {
+    fail(weights_path, "tensor \"patch_embed.proj.weight\" has non-square patches " +
+                           shape_to_string(patch));
+  }
+  if (c.patch_size != name.patch) {
+    fail(where, "architecture " + json_quoted(architecture) + " has patch size " +
+                    std::to_string(name.patch) + " but \"patch_embed.proj.weight\" has " +
+                    std::to_string(c.patch_size));
+  }
+  c.num_layers = block_count(shapes);
+  if (c.num_layers == 0) fail(weights_path, "holds no encoder blocks (\"blocks.0.*\")");
+  c.intermediate_size =
+      tensor_shape(shapes, "blocks.0.mlp.fc1.weight", 2, "MLP size", weights_path)[0];
+  c.qkv_bias = shapes.count("blocks.0.attn.qkv.bias") != 0;
+
+  // The head count: the one dimension no tensor shows.
+  if (model_args->contains("num_heads")) {
+    c.num_heads = positive_int(*model_args, "num_heads", where + ": model_args", 1 << 16);
+  } else {
+    const TimmSize* size = nullptr;
+    for (const TimmSize& s : kSizes) {
+      if (name.size == s.word) size = &s;
+    }
+    if (!size) {
+      fail(where, "cannot tell the number of attention heads of architecture " +
+                      json_quoted(architecture) + " (size " + json_quoted(name.size) +
+                      " is none of tiny, small, medium, base, large, huge, giant, gigantic); "
+                      "give it as model_args.num_heads");
+    }
+    if (size->embed_dim != c.hidden_size && !model_args->contains("embed_dim")) {
+      fail(where, "architecture " + json_quoted(architecture) + " has embed dim " +
+                      std::to_string(size->embed_dim) + " but \"patch_embed.proj.weight\" has " +
+                      std::to_string(c.hidden_size) +
+                      "; give model_args.embed_dim and num_heads for a non-standard size");
+    }
+    c.num_heads = size->heads;
+  }
+
+  // The image size: pretrained_cfg.input_size [C, H, W], else model_args.img_size, else the
+  // position embedding's token count.
+  if (auto it = pretrained->find("input_size"); it != pretrained->end() && !it->is_null()) {
+    if (!it->is_array() || it->size() != 3 || !(*it)[1].is_number_integer() ||
+        !(*it)[2].is_number_integer()) {
+      fail(where, "pretrained_cfg.input_size must be [channels, height, width], got " +
+                      excerpt(it->dump()));
+    }
+    if ((*it)[1] != (*it)[2]) {
+      fail(where, "pretrained_cfg.input_size " + excerpt(it->dump()) +
+                      " is not square; only square inputs are supported");
+    }
+    if ((*it)[0] != c.num_channels) {
+      fail(where, "pretrained_cfg.input_size " + excerpt(it->dump()) + " has other channels than " +
+                      "\"patch_embed.proj.weight\" (" + std::to_string(c.num_channels) + ")");
+    }
+    const long long side = (*it)[1].get<long long>();
+    c.image_size = side > 0 ? static_cast<size_t>(side) : 0;
+  } else if (auto img = model_args->find("img_size"); img != model_args->end()) {
+    c.image_size = positive_int(*model_args, "img_size", where + ": model_args", 1 << 14);
+  } else {
+    const Shape& pos = tensor_shape(shapes, "pos_embed", 3, "image size", weights_path);
+    const auto grid = static_cast<size_t>(std::llround(std::sqrt(double(pos[1] > 0 ? pos[1] - 1 : 0))));
+    c.image_size = grid * c.patch_size;
+  }
+
+  // Classes and labels.
+  std::optional<size_t> classes = optional_count(j, "num_classes", where);
+  if (!classes) classes = optional_count(*pretrained, "num_classes", where + ": pretrained_cfg");
+  if (!classes) fail(where, "missing field \"num_classes\"");
+  if (*classes == 0) {
+    fail(where, "num_classes is 0: a feature extractor without a classifier head");
+  }
+  c.num_labels = *classes;
+  const json* names = nullptr;
+  if (auto it = j.find("label_names"); it != j.end()) names = &*it;
+  else if (auto p = pretrained->find("label_names"); p != pretrained->end()) names = &*p;
+  if (names && !names->is_null()) {
+    c.labels = parse_label_names(*names, c.num_labels, where);
+  } else {
+    for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+  }
+
+  // Pooling: the class token, or the mean of the final-normed patch tokens.
+  std::string pool = string_field(j, "global_pool", where, "token");
+  pool = string_field(*model_args, "global_pool", where + ": model_args", pool);
+  if (pool == "token") {
+    c.pooling = Pooling::ClassToken;
+  } else if (pool == "avg") {
+    if (shapes.count("fc_norm.weight")) {
+      fail(where, "global_pool \"avg\" with fc_norm (a LayerNorm after pooling, where this suite "
+                  "normalizes before) is not supported");
+    }
+    c.pooling = Pooling::Mean;
+  } else {
+    fail(where, "global_pool " + json_quoted(pool) + " is not supported (token, or avg without fc_norm)");
+  }
+
+  // timm's ViT: LayerNorm eps 1e-6, GELU in erf form unless model_args asks for the tanh form.
+  c.layer_norm_eps = 1e-6;
+  const std::string act = string_field(*model_args, "act_layer", where + ": model_args", "gelu");
+  if (act == "gelu") {
+    c.gelu = GeluKind::Erf;
+  } else if (act == "gelu_tanh") {
+    c.gelu = GeluKind::Tanh;
+  } else {
+    fail(where, "model_args.act_layer " + json_quoted(act) + " is not supported (gelu, gelu_tanh)");
+  }
+  if (auto it = model_args->find("class_token"); it != model_args->end() && *it != true) {
+    fail(where, "model_args.class_token " + excerpt(it->dump()) +
+                    " is not supported (a ViT without a class token)");
+  }
+  if (auto it = model_args->find("qkv_bias"); it != model_args->end() && *it != c.qkv_bias) {
+    fail(where, "model_args.qkv_bias is " + excerpt(it->dump()) + " but the tensors " +
+                    (c.qkv_bias ? "hold" : "lack") + " \"blocks.0.attn.qkv.bias\"");
+  }
+  if (auto it = model_args->find("mlp_ratio"); it != model_args->end()) {
+    if (!it->is_number() ||
+        std::abs(it->get<double>() * double(c.hidden_size) - double(c.intermediate_size)) >= 1) {
+      fail(where, "model_args.mlp_ratio " + excerpt(it->dump()) + " disagrees with the MLP size " +
+                      std::to_string(c.intermediate_size) + " of \"blocks.0.mlp.fc1.weight\"");
+    }
+  }
+  expect_arg(*model_args, "embed_dim", c.hidden_size, "\"patch_embed.proj.weight\"'s hidden size",
+             where);
+  expect_arg(*model_args, "patch_size", c.patch_size, "\"patch_embed.proj.weight\"'s patch size",
+             where);
+  expect_arg(*model_args, "in_chans", c.num_channels, "\"patch_embed.proj.weight\"'s channels",
+             where);
+  expect_arg(*model_args, "depth", c.num_layers, "the number of blocks in the tensors", where);
+  expect_arg(*model_args, "num_classes", c.num_labels, "num_classes", where);
+  expect_arg(*model_args, "img_size", c.image_size, "the input size", where);
+  if (auto features = optional_count(j, "num_features", where);
+      features && *features != c.hidden_size) {
+    fail(where, "num_features is " + std::to_string(*features) +
+                    " but \"patch_embed.proj.weight\" has hidden size " +
+                    std::to_string(c.hidden_size));
+  }
+  c.validate(where);
+  return c;
+}
+
+}  // namespace vitbench::core

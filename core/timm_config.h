@@ -1,0 +1,40 @@
+// timm's own config.json: what timm's save_for_hf / push_to_hf_hub write, and what the timm
+// repositories on the HuggingFace Hub hold beside model.safetensors. It names the architecture
+// ("vit_base_patch16_224") and carries num_classes, global_pool, optional label_names and
+// model_args, and pretrained_cfg (input size and preprocessing), but no dimensions: timm looks
+// those up in its model registry by name. Here they are read off the tensors' shapes instead, and
+// the head count, the one dimension no shape shows, comes from the name's size word (tiny 3,
+// small 6, medium 8, base 12, large/huge/giant/gigantic 16) or from model_args.num_heads.
+//
+// What is accepted is the plain ViT this suite computes: timm's VisionTransformer (vit_*, deit_*)
+// with a class token, learned position embeddings, LayerNorm eps 1e-6 and GELU, pooling on the
+// class token ("token") or on the mean of the final-normed patch tokens ("avg" without fc_norm).
+// Anything that would change the function (another architecture, another pooling, an unknown
+// model_args key, dimensions that disagree with the tensors) is refused by name, never guessed.
+// Variants that add tensors (register tokens, layer scale, CLIP's pre-norm, fc_norm, ...) are
+// refused by the model loader, which names the feature (core/model_loader.cpp).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/config.h"
+#include "core/tensor.h"
+
+namespace vitbench::core {
+
+// Tensor name -> shape, as model.safetensors' header gives them.
+using TensorShapes = std::map<std::string, Shape>;
+
+// A timm config.json has "architecture" (one name; HuggingFace's has "architectures", a list)
+// and no "hidden_size".
+bool is_timm_config(const nlohmann::json& json);
+
+// The Config of a timm model folder. Errors about the file's fields name `config_path`; errors
+// about dimensions the tensors should give name `weights_path`.
+Config parse_timm_config(const nlohmann::json& json, const TensorShapes& shapes,
+                         const std::string& config_path, const std::string& weights_path);
+
+}  // namespace vitbench::core
