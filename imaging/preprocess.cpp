@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/json_file.h"
+#include "core/timm_config.h"
 #include "imaging/decode.h"
 
 namespace vitbench::imaging {
@@ -140,16 +141,106 @@ PreprocessConfig parse_preprocess_config(const json& j, const core::Config& mode
   return c;
 }
 
+PreprocessConfig parse_timm_data_config(const json& j, const core::Config& model,
+                                        const std::string& where) {
+  if (!j.is_object()) fail(where, "expected a JSON object");
+  PreprocessConfig c = default_preprocess_config(model);
+  c.source = where;
+  c.crop_rounding = CropRounding::Torchvision;
+
+  size_t height = model.image_size, width = model.image_size;
+  if (auto it = j.find("input_size"); it != j.end() && !it->is_null()) {
+    if (!it->is_array() || it->size() != 3) {
+      fail(where, "\"input_size\" must be [channels, height, width], got " + core::excerpt(it->dump()));
+    }
+    height = side((*it)[1], "input_size[1]", where);
+    width = side((*it)[2], "input_size[2]", where);
+  }
+  c.resample = Resample::Bicubic;  // resolve_data_config's default
+  if (auto it = j.find("interpolation"); it != j.end() && !it->is_null()) {
+    if (*it == "bicubic") {
+      c.resample = Resample::Bicubic;
+    } else if (*it == "bilinear") {
+      c.resample = Resample::Bilinear;
+    } else {
+      fail(where, "\"interpolation\" " + core::excerpt(it->dump()) +
+                      " is not supported (bilinear, bicubic)");
+    }
+  }
+  double crop_pct = 0.875;  // DEFAULT_CROP_PCT
+  if (auto it = j.find("crop_pct"); it != j.end() && !it->is_null()) {
+    if (!it->is_number() || !(it->get<double>() > 0.01) || !(it->get<double>() <= 100)) {
+      fail(where, "\"crop_pct\" must be a number in (0.01, 100], got " + core::excerpt(it->dump()));
+    }
+    crop_pct = it->get<double>();
+  }
+  std::string mode = "center";
+  if (auto it = j.find("crop_mode"); it != j.end() && !it->is_null()) {
+    if (!it->is_string() || (*it != "center" && *it != "squash")) {
+      fail(where, "\"crop_mode\" " + core::excerpt(it->dump()) +
+                      " is not supported (center, squash)");
+    }
+    mode = it->get<std::string>();
+  }
+  // 0 trims nothing, as timm's `if crop_border_pixels:` reads it.
+  if (auto it = j.find("crop_border_pixels"); it != j.end() && !it->is_null() && *it != 0) {
+    fail(where, "\"crop_border_pixels\" is not supported (trimming a border)");
+  }
+
+  // transforms_imagenet_eval: scale_size = floor(size / crop_pct) per axis (Python floats).
+  const auto scaled = [&](size_t size) {
+    const double s = std::floor(static_cast<double>(size) / crop_pct);
+    if (!(s >= 1 && s <= static_cast<double>(kMaxSide))) {
+      fail(where, "\"crop_pct\" " + std::to_string(crop_pct) + " scales " +
+                      std::to_string(size) + " px out of range");
+    }
+    return static_cast<size_t>(s);
+  };
+  c.do_resize = true;
+  if (mode == "squash") {
+    c.resize_height = scaled(height);
+    c.resize_width = scaled(width);
+  } else {
+    if (scaled(height) != scaled(width)) {
+      fail(where, "a non-square \"input_size\" with crop_mode \"center\" is not supported");
+    }
+    c.resize_shortest_edge = true;
+    c.shortest_edge = scaled(height);
+  }
+  c.do_center_crop = true;
+  c.crop_height = height;
+  c.crop_width = width;
+  c.do_rescale = true;  // ToTensor's x / 255 in float32: the same floats as x * (1 / 255.0)
+  c.do_normalize = true;
+  c.image_mean = per_channel(j, "mean", {0.485, 0.456, 0.406}, where);  // IMAGENET_DEFAULT_MEAN
+  c.image_std = per_channel(j, "std", {0.229, 0.224, 0.225}, where);    // IMAGENET_DEFAULT_STD
+  for (double s : c.image_std) {
+    if (s == 0) fail(where, "\"std\" has a zero entry (division by zero)");
+  }
+  return c;
+}
+
 PreprocessConfig preprocess_config_for_model(const std::string& model_dir_or_preset,
                                              const core::Config& model) {
   if (model_dir_or_preset.empty() || core::is_preset_name(model_dir_or_preset)) {
     return default_preprocess_config(model);
   }
-  const std::string path =
-      (std::filesystem::path(model_dir_or_preset) / "preprocessor_config.json").string();
+  const std::filesystem::path dir(model_dir_or_preset);
+  const std::string path = (dir / "preprocessor_config.json").string();
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return default_preprocess_config(model);
-  return parse_preprocess_config(core::read_json_file(path, size_t(1) << 20), model, path);
+  if (std::filesystem::exists(path, ec)) {
+    return parse_preprocess_config(core::read_json_file(path, size_t(1) << 20), model, path);
+  }
+  const std::string config_path = (dir / "config.json").string();
+  if (std::filesystem::exists(config_path, ec)) {
+    const json config = core::read_json_file(config_path);
+    if (core::is_timm_config(config)) {
+      const auto it = config.find("pretrained_cfg");
+      return parse_timm_data_config(it == config.end() || it->is_null() ? json::object() : *it,
+                                    model, config_path + ": pretrained_cfg");
+    }
+  }
+  return default_preprocess_config(model);
 }
 
 namespace {
@@ -188,7 +279,7 @@ RgbImage model_view(const RgbImage& image, const PreprocessConfig& c, const core
     resized_size(image, c, where, &width, &height);
     view = resize(view, width, height, c.resample);
   }
-  if (c.do_center_crop) view = center_crop(view, c.crop_width, c.crop_height);
+  if (c.do_center_crop) view = center_crop(view, c.crop_width, c.crop_height, c.crop_rounding);
   if (view.width != model.image_size || view.height != model.image_size) {
     fail(where, "preprocessing turns this " + std::to_string(image.width) + "x" +
                     std::to_string(image.height) + " image into " + std::to_string(view.width) +
@@ -208,8 +299,8 @@ ViewPlacement view_placement(const RgbImage& image, const PreprocessConfig& c,
   p.scale_y = static_cast<double>(height) / static_cast<double>(image.height);
   if (c.do_center_crop) {
     // The same corner as center_crop (imaging/resize.h), negative where the crop pads.
-    p.left = std::floor((static_cast<double>(width) - static_cast<double>(c.crop_width)) / 2);
-    p.top = std::floor((static_cast<double>(height) - static_cast<double>(c.crop_height)) / 2);
+    p.left = static_cast<double>(crop_corner(width, c.crop_width, c.crop_rounding));
+    p.top = static_cast<double>(crop_corner(height, c.crop_height, c.crop_rounding));
   }
   p.view_size = model.image_size;
   return p;

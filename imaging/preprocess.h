@@ -19,6 +19,16 @@
 //   resample other than 2 or 3, a size with "longest_edge", crop_pct, do_pad, and
 //   do_flip_channel_order. Unknown keys are ignored, as HF does.
 // - JPEG decoding and EXIF orientation: see imaging/decode.h.
+//
+// A timm model folder (timm's own config.json, core/timm_config.h) without a
+// preprocessor_config.json is preprocessed as timm evaluates it: timm's resolve_data_config on
+// the config's pretrained_cfg (input_size, interpolation, crop_pct, crop_mode, mean, std; timm's
+// defaults bicubic, 0.875, "center", ImageNet's mean and std), then transforms_imagenet_eval:
+// resize (PIL, through torchvision) the shorter side to floor(size / crop_pct), or both sides for
+// crop_mode "squash"; torchvision's CenterCrop (CropRounding::Torchvision); ToTensor, which
+// divides by 255 in float32 (for every 8-bit value the same float as HF's rescale, tested);
+// Normalize in float32. crop_mode "border", other interpolations and non-square inputs are
+// refused. As timm itself, input_size rather than test_input_size.
 #pragma once
 
 #include <array>
@@ -47,6 +57,8 @@ struct PreprocessConfig {
 
   bool do_center_crop = false;
   size_t crop_height = 224, crop_width = 224;
+  // Where HuggingFace's processors and torchvision's CenterCrop (timm) differ (imaging/resize.h).
+  CropRounding crop_rounding = CropRounding::HuggingFace;
 
   bool do_rescale = true;
   double rescale_factor = 1.0 / 255.0;
@@ -63,8 +75,13 @@ PreprocessConfig default_preprocess_config(const core::Config& model);
 PreprocessConfig parse_preprocess_config(const nlohmann::json& json, const core::Config& model,
                                          const std::string& where);
 
-// MODEL/preprocessor_config.json when `model_dir_or_preset` is a folder that has one; the defaults
-// for a folder without one, for a preset name, and for "".
+// Parses timm's data config (a timm config.json's pretrained_cfg); `where` names it in errors.
+PreprocessConfig parse_timm_data_config(const nlohmann::json& json, const core::Config& model,
+                                        const std::string& where);
+
+// MODEL/preprocessor_config.json when `model_dir_or_preset` is a folder that has one; else the
+// pretrained_cfg of its config.json when that is timm's; the defaults for any other folder, for a
+// preset name, and for "".
 PreprocessConfig preprocess_config_for_model(const std::string& model_dir_or_preset,
                                              const core::Config& model);
 

@@ -130,12 +130,18 @@ RgbImage resize(const RgbImage& image, size_t width, size_t height, Resample res
   return out;
 }
 
-RgbImage center_crop(const RgbImage& image, size_t width, size_t height) {
+int64_t crop_corner(size_t size, size_t crop, CropRounding rounding) {
+  const int64_t d = static_cast<int64_t>(size) - static_cast<int64_t>(crop);
+  const int64_t floor_half = d >= 0 ? d / 2 : -((-d + 1) / 2);
+  if (rounding == CropRounding::HuggingFace || d % 2 == 0) return floor_half;
+  if (d < 0) return floor_half + 1;  // ceil: the odd pixel of padding after the image
+  return floor_half % 2 == 0 ? floor_half : floor_half + 1;  // k + 0.5 rounds to the even one
+}
+
+RgbImage center_crop(const RgbImage& image, size_t width, size_t height, CropRounding rounding) {
   // Signed, since the window may start before the image (then the outside is black).
-  const auto top = static_cast<int64_t>(
-      std::floor((static_cast<double>(image.height) - static_cast<double>(height)) / 2));
-  const auto left = static_cast<int64_t>(
-      std::floor((static_cast<double>(image.width) - static_cast<double>(width)) / 2));
+  const int64_t top = crop_corner(image.height, height, rounding);
+  const int64_t left = crop_corner(image.width, width, rounding);
   RgbImage out(width, height, 0);
   for (size_t y = 0; y < height; ++y) {
     const int64_t sy = top + static_cast<int64_t>(y);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "imaging/image.h"
@@ -21,9 +22,19 @@ const char* to_string(Resample resample);
 
 RgbImage resize(const RgbImage& image, size_t width, size_t height, Resample resample);
 
-// transformers.image_transforms.center_crop: the window's top-left corner is
-// floor((size - crop) / 2) on each axis; where the window is larger than the image, the image is
-// first centred on a zero canvas (ceil((crop - size) / 2) before it), i.e. padded with black.
-RgbImage center_crop(const RgbImage& image, size_t width, size_t height);
+// Where a centred crop window starts on one axis, in the image's pixels (negative where the
+// window is larger than the image and the outside is padded with black). The two libraries differ
+// only when size - crop is odd:
+// - HuggingFace (transformers.image_transforms.center_crop): floor((size - crop) / 2), so the
+//   odd pixel of padding goes before the image;
+// - Torchvision (torchvision's CenterCrop, timm's eval transform): (size - crop) / 2 rounded half
+//   to even, as Python's round(); where it pads, (crop - size) // 2 before the image, so the odd
+//   pixel goes after it.
+enum class CropRounding { HuggingFace, Torchvision };
+int64_t crop_corner(size_t size, size_t crop, CropRounding rounding);
+
+// The width x height window at crop_corner on each axis, padded with black outside the image.
+RgbImage center_crop(const RgbImage& image, size_t width, size_t height,
+                     CropRounding rounding = CropRounding::HuggingFace);
 
 }  // namespace vitbench::imaging

@@ -283,6 +283,40 @@ TEST_F(ImagesCli, PreprocessorConfigInTheModelFolderIsHonoured) {
   expect_refused(r, "preprocessor_config.json", "Lanczos", dir_ / "out.npy");
 }
 
+TEST_F(ImagesCli, TimmFolderIsPreprocessedAsTimmEvaluates) {
+  // The same model saved as timm saves it: timm's tensor names and timm's config.json, whose
+  // pretrained_cfg asks for crop_pct 0.84 (the shorter side to floor(16 / 0.84) = 19 px), a centre
+  // crop and other means and stds. A 19x19 picture is not resized, and torchvision's crop of 16
+  // from 19 starts at round(1.5) = 2 on both axes, where HF's would start at 1.
+  const std::string timm_dir = dir_ / "timm";
+  fs::create_directories(timm_dir);
+  core::save_model_folder(model_, timm_dir, core::NameScheme::Timm);
+  const json config = {
+      {"architecture", "vit_base_patch4_16"},
+      {"num_classes", 5},
+      {"label_names", model_.config.labels},
+      {"model_args", {{"embed_dim", 12}, {"num_heads", 3}}},
+      {"pretrained_cfg",
+       {{"input_size", {3, kSize, kSize}}, {"interpolation", "bicubic"}, {"crop_pct", 0.84},
+        {"crop_mode", "center"}, {"mean", {0.4, 0.5, 0.6}}, {"std", {0.2, 0.25, 0.3}}}}};
+  write_bytes(timm_dir + "/config.json", config.dump());
+  const RgbImage picture = pattern(19, 19, 5);
+  write_bytes(dir_ / "p.png", imaging::encode_png(picture));
+
+  RgbImage cropped(kSize, kSize);
+  for (size_t y = 0; y < kSize; ++y) {
+    for (size_t x = 0; x < kSize; ++x) std::copy_n(picture.at(x + 2, y + 2), 3, cropped.at(x, y));
+  }
+  Normalisation n;
+  n.mean = {0.4, 0.5, 0.6};
+  n.std = {0.2, 0.25, 0.3};
+  const core::Tensor input = to_input({cropped}, n);
+  const core::TensorD by_tensor = logits_of_tensor(input, timm_dir);
+  expect_same_logits(logits_of({"--image", dir_ / "p.png"}, timm_dir), by_tensor);
+  // The timm folder is the HuggingFace one's twin: the same logits for the same tensor.
+  expect_same_logits(by_tensor, logits_of_tensor(input));
+}
+
 TEST_F(ImagesCli, JsonIsOneDocumentConsistentWithTheLogits) {
   write_bytes(dir_ / "a.png", imaging::encode_png(pattern(kSize, kSize)));
   write_bytes(dir_ / "b.ppm", ppm(pattern(23, 31, 40)));

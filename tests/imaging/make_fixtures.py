@@ -13,11 +13,21 @@ transformers/image_transforms.py and image_processing_utils.py, v4.3x):
   center_crop  -> image_transforms.center_crop (window at floor((size - crop) / 2), zero padding)
   rescale      -> (image.astype(np.float64) * scale).astype(np.float32)
   normalize    -> (image - mean.astype(float32)) / std.astype(float32), in float32
+timm folders are preprocessed by timm's eval transform (timm/data/transforms_factory.py,
+transforms_imagenet_eval, with resolve_data_config's defaults), whose steps are torchvision's on a
+PIL image, transcribed the same way:
+  Resize(int)  -> shorter side to floor(size / crop_pct), the other int(new_short * long / short)
+                  (torchvision's _compute_resized_output_size), then PIL resize as above
+  CenterCrop   -> window at int(round((size - crop) / 2.0)) (Python's round: half to even); where
+                  the crop is larger, zero padding of (crop - size) // 2 before the image
+  ToTensor     -> image.astype(float32) / float32(255)
+  Normalize    -> (x - float32(mean)) / float32(std)
 Expected images are stored as binary PPM (P6), which the tests parse by hand, so a decoder bug
 cannot hide in both the input and the expectation.
 """
 import io
 import json
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -118,6 +128,47 @@ def hf_preprocess(image, cfg, image_size):
         std = np.array([std] * 3 if np.isscalar(std) else std, dtype=image.dtype)
         image = (image - mean) / std
     return np.transpose(image.astype(np.float32), (2, 0, 1))  # to [C, H, W]
+
+
+# ---- timm's eval transform (torchvision's steps), transcribed -----------------------------------
+
+def tv_center_crop(image, crop_h, crop_w):
+    h, w = image.shape[:2]
+    if crop_w > w or crop_h > h:
+        left = (crop_w - w) // 2 if crop_w > w else 0
+        top = (crop_h - h) // 2 if crop_h > h else 0
+        right = (crop_w - w + 1) // 2 if crop_w > w else 0
+        bottom = (crop_h - h + 1) // 2 if crop_h > h else 0
+        padded = np.zeros((h + top + bottom, w + left + right) + image.shape[2:], dtype=image.dtype)
+        padded[top:top + h, left:left + w] = image
+        image = padded
+        h, w = image.shape[:2]
+        if (h, w) == (crop_h, crop_w):
+            return image
+    top = int(round((h - crop_h) / 2.0))
+    left = int(round((w - crop_w) / 2.0))
+    return image[top:top + crop_h, left:left + crop_w]
+
+
+def timm_preprocess(image, cfg, image_size):
+    _, size_h, size_w = cfg.get("input_size") or (3, image_size, image_size)
+    crop_pct = cfg.get("crop_pct") or 0.875
+    resample = {"bilinear": 2, "bicubic": 3}[cfg.get("interpolation") or "bicubic"]
+    scale_h, scale_w = math.floor(size_h / crop_pct), math.floor(size_w / crop_pct)
+    h, w = image.shape[:2]
+    if (cfg.get("crop_mode") or "center") == "squash":
+        new_h, new_w = scale_h, scale_w
+    else:
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = scale_h, int(scale_h * long / short)
+        new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+    if (new_h, new_w) != (h, w):
+        image = np.array(Image.fromarray(image).resize((new_w, new_h), resample=resample))
+    image = tv_center_crop(image, size_h, size_w)
+    x = image.astype(np.float32) / np.float32(255)
+    mean = np.array(cfg.get("mean", [0.485, 0.456, 0.406]), dtype=np.float32)
+    std = np.array(cfg.get("std", [0.229, 0.224, 0.225]), dtype=np.float32)
+    return np.transpose((x - mean) / std, (2, 0, 1))
 
 
 # ---- a 16-bit RGB PNG, which PIL cannot write ------------------------------------------------
@@ -224,6 +275,30 @@ def main():
         write(expected, npy_float32(hf_preprocess(sources[source], cfg or {}, 16)))
         manifest["preprocess"].append({"name": name, "image": source, "preprocessor": cfg,
                                        "image_size": 16, "expected": expected})
+
+    # timm's eval transform, one case per option of pretrained_cfg, model image_size 16. crop_pct
+    # 0.84 scales to 19 px, so the crops differ by odd numbers (3 px: torchvision's corner 2, HF's
+    # 1); squash with crop_pct 1.2 pads 13 px to 16 (torchvision: 1 px before, HF: 2).
+    timm_cases = [
+        ("defaults", "noise_37x23.png", {}),
+        ("hub_fields", "noise_37x23.png",
+         {"tag": "augreg_in21k_ft_in1k", "input_size": [3, 16, 16], "fixed_input_size": True,
+          "interpolation": "bicubic", "crop_pct": 0.9, "crop_mode": "center",
+          "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "num_classes": 1000,
+          "first_conv": "patch_embed.proj", "classifier": "head"}),
+        ("odd_crop_landscape", "noise_37x23.png",
+         {"crop_pct": 0.84, "interpolation": "bilinear", "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.3, 0.4]}),
+        ("odd_crop_portrait", "noise_5x7.png", {"crop_pct": 0.84}),
+        ("squash", "noise_37x23.png", {"crop_mode": "squash", "crop_pct": 0.9}),
+        ("squash_pads", "smooth_40x30.png", {"crop_mode": "squash", "crop_pct": 1.2}),
+        ("upscale_1x1", "pixel_1x1.png", {"crop_pct": None, "crop_mode": None}),
+    ]
+    manifest["timm_preprocess"] = []
+    for name, source, cfg in timm_cases:
+        expected = "timm_%s.npy" % name
+        write(expected, npy_float32(timm_preprocess(sources[source], cfg, 16)))
+        manifest["timm_preprocess"].append({"name": name, "image": source, "pretrained_cfg": cfg,
+                                            "image_size": 16, "expected": expected})
 
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 

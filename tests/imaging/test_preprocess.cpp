@@ -75,6 +75,62 @@ TEST(Preprocess, MatchesTransformersForEveryOption) {
   EXPECT_EQ(cases, 9u);
 }
 
+// timm's eval transform, one case per option of pretrained_cfg, against make_fixtures.py's
+// transcription of torchvision's steps. Bit for bit, as above: the same integers after PIL's
+// resize and the crop, then the same float32 division and normalization.
+TEST(Preprocess, MatchesTimmForEveryOption) {
+  const core::Config model = model_config();
+  size_t cases = 0;
+  const nlohmann::json manifest = fixture_manifest();
+  for (const auto& item : manifest["timm_preprocess"]) {
+    const std::string name = item["name"];
+    SCOPED_TRACE(name);
+    ASSERT_EQ(item["image_size"], 16);
+    const imaging::PreprocessConfig cfg =
+        imaging::parse_timm_data_config(item["pretrained_cfg"], model, name);
+    EXPECT_EQ(cfg.crop_rounding, imaging::CropRounding::Torchvision);
+    const core::Tensor actual = preprocess(item["image"], cfg, model);
+    const core::Tensor expected = core::read_npy_float32(fixture_path(item["expected"]));
+    ASSERT_EQ(expected.shape(), (core::Shape{3, 16, 16}));
+    size_t differ = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      if (std::bit_cast<uint32_t>(actual[i]) != std::bit_cast<uint32_t>(expected[i])) {
+        if (differ++ < 3) ADD_FAILURE() << "element " << i << ": " << actual[i] << " vs " << expected[i];
+      }
+    }
+    EXPECT_EQ(differ, 0u);
+    ++cases;
+  }
+  EXPECT_EQ(cases, 7u);
+}
+
+// timm's ToTensor divides by 255 in float32 where HF rounds the float64 product x * (1 / 255) to
+// float32: one code path serves both only because the two agree on every 8-bit value.
+TEST(Preprocess, TorchvisionsDivisionIsHuggingFacesRescaleForEveryByte) {
+  for (int p = 0; p < 256; ++p) {
+    const auto divided = static_cast<float>(p) / 255.0f;
+    const auto rescaled = static_cast<float>(static_cast<double>(p) * (1.0 / 255.0));
+    ASSERT_EQ(std::bit_cast<uint32_t>(divided), std::bit_cast<uint32_t>(rescaled)) << p;
+  }
+}
+
+TEST(Preprocess, TimmDefaultsAreResolveDataConfigs) {
+  const imaging::PreprocessConfig d =
+      imaging::parse_timm_data_config(json::object(), model_config(224), "timm");
+  EXPECT_EQ(d.crop_rounding, imaging::CropRounding::Torchvision);
+  EXPECT_TRUE(d.resize_shortest_edge);
+  EXPECT_EQ(d.shortest_edge, 256u);  // floor(224 / 0.875)
+  EXPECT_EQ(d.resample, imaging::Resample::Bicubic);
+  EXPECT_TRUE(d.do_center_crop);
+  EXPECT_EQ(d.crop_height, 224u);
+  EXPECT_EQ(d.crop_width, 224u);
+  EXPECT_EQ(d.image_mean, (std::array<double, 3>{0.485, 0.456, 0.406}));
+  EXPECT_EQ(d.image_std, (std::array<double, 3>{0.229, 0.224, 0.225}));
+  // crop_pct 0.9 at 224 px: floor(248.88...) = 248.
+  EXPECT_EQ(imaging::parse_timm_data_config({{"crop_pct", 0.9}}, model_config(224), "t").shortest_edge,
+            248u);
+}
+
 TEST(Preprocess, DefaultsAreViTImageProcessors) {
   const imaging::PreprocessConfig d = imaging::default_preprocess_config(model_config(224));
   EXPECT_TRUE(d.do_resize);
@@ -122,6 +178,30 @@ TEST_F(LoadImages, FolderFilePresetAndBatchOrder) {
   for (size_t c = 0; c < 3; ++c) EXPECT_EQ(raw[c * 256 + 17], float(pixel.pixels[c])) << c;
 }
 
+TEST_F(LoadImages, TimmFolderFollowsItsPretrainedCfgUnlessAPreprocessorConfigIsThere) {
+  const core::Config model = model_config();
+  const json timm_config = {
+      {"architecture", "vit_base_patch4_16"},
+      {"num_classes", 5},
+      {"pretrained_cfg", {{"input_size", {3, 16, 16}}, {"crop_pct", 0.84}, {"mean", {0.5, 0.4, 0.3}}}}};
+  std::ofstream(dir_ / "config.json") << timm_config.dump();
+  const imaging::PreprocessConfig cfg = imaging::preprocess_config_for_model(dir_.path(), model);
+  EXPECT_EQ(cfg.crop_rounding, imaging::CropRounding::Torchvision);
+  EXPECT_EQ(cfg.shortest_edge, 19u);
+  EXPECT_EQ(cfg.image_mean, (std::array<double, 3>{0.5, 0.4, 0.3}));
+  EXPECT_EQ(cfg.source, dir_.file("config.json") + ": pretrained_cfg");
+  // A HuggingFace config.json: ViTImageProcessor's defaults.
+  std::ofstream(dir_ / "config.json") << json{{"hidden_size", 12}}.dump();
+  EXPECT_EQ(imaging::preprocess_config_for_model(dir_.path(), model).crop_rounding,
+            imaging::CropRounding::HuggingFace);
+  // preprocessor_config.json, when present, is what transformers would use.
+  std::ofstream(dir_ / "config.json") << timm_config.dump();
+  std::ofstream(dir_ / "preprocessor_config.json") << json{{"resample", 3}}.dump();
+  const imaging::PreprocessConfig hf = imaging::preprocess_config_for_model(dir_.path(), model);
+  EXPECT_EQ(hf.crop_rounding, imaging::CropRounding::HuggingFace);
+  EXPECT_EQ(hf.source, dir_.file("preprocessor_config.json"));
+}
+
 void expect_error(const std::function<void()>& f, const std::string& where, const std::string& problem) {
   try {
     f();
@@ -159,6 +239,29 @@ TEST(Preprocess, BadConfigsAreRefusedByName) {
   // Keys that change nothing here are accepted: crop_pct null, do_pad false, unknown keys.
   EXPECT_NO_THROW(imaging::parse_preprocess_config(
       {{"crop_pct", nullptr}, {"do_pad", false}, {"image_processor_type", "ViTImageProcessor"}}, model, "m"));
+}
+
+TEST(Preprocess, TimmOptionsItCannotFollowAreRefusedByName) {
+  const core::Config model = model_config();
+  const std::vector<std::pair<json, std::string>> bad = {
+      {json::array(), "expected a JSON object"},
+      {{{"interpolation", "nearest"}}, "\"interpolation\" \"nearest\" is not supported"},
+      {{{"crop_mode", "border"}}, "\"crop_mode\" \"border\" is not supported"},
+      {{{"crop_border_pixels", 4}}, "\"crop_border_pixels\" is not supported"},
+      {{{"crop_pct", 0}}, "\"crop_pct\" must be a number in (0.01, 100]"},
+      {{{"crop_pct", "0.9"}}, "\"crop_pct\" must be a number"},
+      {{{"input_size", {3, 16, 20}}}, "non-square \"input_size\" with crop_mode \"center\""},
+      {{{"input_size", {16, 16}}}, "\"input_size\" must be [channels, height, width]"},
+      {{{"std", {0.5, 0, 0.5}}}, "zero entry"},
+      {{{"mean", "imagenet"}}, "\"mean\" must be a number or a list of 3 numbers"},
+  };
+  for (const auto& [j, problem] : bad) {
+    expect_error([&] { imaging::parse_timm_data_config(j, model, "m/config.json: pretrained_cfg"); },
+                 "m/config.json: pretrained_cfg", problem);
+  }
+  // What timm reads as "nothing to do": no border to trim, null crop settings.
+  EXPECT_NO_THROW(imaging::parse_timm_data_config(
+      {{"crop_border_pixels", 0}, {"crop_pct", nullptr}, {"crop_mode", nullptr}, {"tag", "x"}}, model, "m"));
 }
 
 TEST(Preprocess, SizeMismatchNamesImageAndSource) {

@@ -156,5 +156,35 @@ TEST(CenterCrop, CropsAndPadsLikeTransformers) {
   }
 }
 
+TEST(CenterCrop, CornerRoundsAsEachLibraryDoes) {
+  // (image side, crop side) -> corner: HF floor((size - crop) / 2); torchvision rounds half to
+  // even, and where it pads puts (crop - size) // 2 before the image.
+  struct Case {
+    size_t size, crop;
+    int64_t hf, torchvision;
+  };
+  for (const Case& c : std::vector<Case>{{30, 16, 7, 7},
+                                         {19, 16, 1, 2},   // 1.5 -> 2
+                                         {21, 16, 2, 2},   // 2.5 -> 2
+                                         {17, 16, 0, 0},   // 0.5 -> 0
+                                         {23, 16, 3, 4},   // 3.5 -> 4
+                                         {16, 16, 0, 0},
+                                         {13, 16, -2, -1},  // 3 px of padding: 2 before (HF), 1 (tv)
+                                         {12, 16, -2, -2},
+                                         {1, 4, -2, -1}}) {
+    EXPECT_EQ(imaging::crop_corner(c.size, c.crop, imaging::CropRounding::HuggingFace), c.hf)
+        << c.size << " " << c.crop;
+    EXPECT_EQ(imaging::crop_corner(c.size, c.crop, imaging::CropRounding::Torchvision),
+              c.torchvision)
+        << c.size << " " << c.crop;
+  }
+  // The crop itself follows the corner: a 4-row image cropped to 1 row by torchvision's rule
+  // takes row round(1.5) = 2, where HF's takes row 1.
+  RgbImage in(1, 4);
+  for (size_t i = 0; i < in.pixels.size(); ++i) in.pixels[i] = uint8_t(10 * (i / 3));
+  EXPECT_EQ(imaging::center_crop(in, 1, 1, imaging::CropRounding::Torchvision).at(0, 0)[0], 20);
+  EXPECT_EQ(imaging::center_crop(in, 1, 1, imaging::CropRounding::HuggingFace).at(0, 0)[0], 10);
+}
+
 }  // namespace
 }  // namespace vitbench::testing
