@@ -179,15 +179,14 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   const ArchitectureName name = parse_architecture(architecture, where);
   const json* pretrained = find_object(j, "pretrained_cfg", where);
   if (!pretrained) pretrained = &empty;
-  json args = empty;
-  if (const json* given = find_object(j, "model_args", where)) args = *given;
+  json model_args = empty;
+  if (const json* given = find_object(j, "model_args", where)) model_args = *given;
   // timm takes img_size as an int or as [height, width]; a square pair is the int.
-  if (auto it = args.find("img_size");
-      it != args.end() && it->is_array() && it->size() == 2 && (*it)[0] == (*it)[1]) {
+  if (auto it = model_args.find("img_size");
+      it != model_args.end() && it->is_array() && it->size() == 2 && (*it)[0] == (*it)[1]) {
     *it = json((*it)[0]);
   }
-  const json* model_args = &args;
-  for (const auto& [key, value] : model_args->items()) {
+  for (const auto& [key, value] : model_args.items()) {
     if (!known_model_args().count(key)) {
       fail(where, "model_args key " + json_quoted(key) +
                       " is not supported (it may change the model; known: img_size, patch_size, "
@@ -208,7 +207,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
     fail(weights_path, "tensor \"patch_embed.proj.weight\" has non-square patches " +
                            shape_to_string(patch));
   }
-  if (c.patch_size != name.patch) {
+  if (c.patch_size != name.patch && !model_args.contains("patch_size")) {
     fail(where, "architecture " + json_quoted(architecture) + " has patch size " +
                     std::to_string(name.patch) + " but \"patch_embed.proj.weight\" has " +
                     std::to_string(c.patch_size));
@@ -220,8 +219,8 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   c.qkv_bias = shapes.count("blocks.0.attn.qkv.bias") != 0;
 
   // The head count: the one dimension no tensor shows.
-  if (model_args->contains("num_heads")) {
-    c.num_heads = positive_int(*model_args, "num_heads", where + ": model_args", 1 << 16);
+  if (model_args.contains("num_heads")) {
+    c.num_heads = positive_int(model_args, "num_heads", where + ": model_args", 1 << 16);
   } else {
     const TimmSize* size = nullptr;
     for (const TimmSize& s : kSizes) {
@@ -233,7 +232,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
                       " is none of tiny, small, medium, base, large, huge, giant, gigantic); "
                       "give it as model_args.num_heads");
     }
-    if (size->embed_dim != c.hidden_size && !model_args->contains("embed_dim")) {
+    if (size->embed_dim != c.hidden_size && !model_args.contains("embed_dim")) {
       fail(where, "architecture " + json_quoted(architecture) + " has embed dim " +
                       std::to_string(size->embed_dim) + " but \"patch_embed.proj.weight\" has " +
                       std::to_string(c.hidden_size) +
@@ -260,8 +259,8 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
     }
     const long long side = (*it)[1].get<long long>();
     c.image_size = side > 0 ? static_cast<size_t>(side) : 0;
-  } else if (auto img = model_args->find("img_size"); img != model_args->end()) {
-    c.image_size = positive_int(*model_args, "img_size", where + ": model_args", 1 << 14);
+  } else if (auto img = model_args.find("img_size"); img != model_args.end()) {
+    c.image_size = positive_int(model_args, "img_size", where + ": model_args", 1 << 14);
   } else {
     const Shape& pos = tensor_shape(shapes, "pos_embed", 3, "image size", weights_path);
     const auto grid = static_cast<size_t>(std::llround(std::sqrt(double(pos[1] > 0 ? pos[1] - 1 : 0))));
@@ -287,7 +286,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
 
   // Pooling: the class token, or the mean of the final-normed patch tokens.
   std::string pool = string_field(j, "global_pool", where, "token");
-  pool = string_field(*model_args, "global_pool", where + ": model_args", pool);
+  pool = string_field(model_args, "global_pool", where + ": model_args", pool);
   if (pool == "token") {
     c.pooling = Pooling::ClassToken;
   } else if (pool == "avg") {
@@ -302,7 +301,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
 
   // timm's ViT: LayerNorm eps 1e-6, GELU in erf form unless model_args asks for the tanh form.
   c.layer_norm_eps = 1e-6;
-  const std::string act = string_field(*model_args, "act_layer", where + ": model_args", "gelu");
+  const std::string act = string_field(model_args, "act_layer", where + ": model_args", "gelu");
   if (act == "gelu") {
     c.gelu = GeluKind::Erf;
   } else if (act == "gelu_tanh") {
@@ -310,30 +309,30 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   } else {
     fail(where, "model_args.act_layer " + json_quoted(act) + " is not supported (gelu, gelu_tanh)");
   }
-  if (auto it = model_args->find("class_token"); it != model_args->end() && *it != true) {
+  if (auto it = model_args.find("class_token"); it != model_args.end() && *it != true) {
     fail(where, "model_args.class_token " + excerpt(it->dump()) +
                     " is not supported (a ViT without a class token)");
   }
-  if (auto it = model_args->find("qkv_bias"); it != model_args->end() && *it != c.qkv_bias) {
+  if (auto it = model_args.find("qkv_bias"); it != model_args.end() && *it != c.qkv_bias) {
     fail(where, "model_args.qkv_bias is " + excerpt(it->dump()) + " but the tensors " +
                     (c.qkv_bias ? "hold" : "lack") + " \"blocks.0.attn.qkv.bias\"");
   }
-  if (auto it = model_args->find("mlp_ratio"); it != model_args->end()) {
+  if (auto it = model_args.find("mlp_ratio"); it != model_args.end()) {
     if (!it->is_number() ||
         std::abs(it->get<double>() * double(c.hidden_size) - double(c.intermediate_size)) >= 1) {
       fail(where, "model_args.mlp_ratio " + excerpt(it->dump()) + " disagrees with the MLP size " +
                       std::to_string(c.intermediate_size) + " of \"blocks.0.mlp.fc1.weight\"");
     }
   }
-  expect_arg(*model_args, "embed_dim", c.hidden_size, "\"patch_embed.proj.weight\"'s hidden size",
+  expect_arg(model_args, "embed_dim", c.hidden_size, "\"patch_embed.proj.weight\"'s hidden size",
              where);
-  expect_arg(*model_args, "patch_size", c.patch_size, "\"patch_embed.proj.weight\"'s patch size",
+  expect_arg(model_args, "patch_size", c.patch_size, "\"patch_embed.proj.weight\"'s patch size",
              where);
-  expect_arg(*model_args, "in_chans", c.num_channels, "\"patch_embed.proj.weight\"'s channels",
+  expect_arg(model_args, "in_chans", c.num_channels, "\"patch_embed.proj.weight\"'s channels",
              where);
-  expect_arg(*model_args, "depth", c.num_layers, "the number of blocks in the tensors", where);
-  expect_arg(*model_args, "num_classes", c.num_labels, "num_classes", where);
-  expect_arg(*model_args, "img_size", c.image_size, "the input size", where);
+  expect_arg(model_args, "depth", c.num_layers, "the number of blocks in the tensors", where);
+  expect_arg(model_args, "num_classes", c.num_labels, "num_classes", where);
+  expect_arg(model_args, "img_size", c.image_size, "the input size", where);
   if (auto features = optional_count(j, "num_features", where);
       features && *features != c.hidden_size) {
     fail(where, "num_features is " + std::to_string(*features) +

@@ -120,6 +120,12 @@ TEST_F(TimmFolder, ModelArgsGiveSizesNoNameImplies) {
   const Model loaded = load_model_folder(dir_.path());
   expect_same_config(loaded.config, odd_model_.config);
   expect_same_weights(odd_model_.config, loaded.weights, odd_model_.weights);
+  // model_args override the name, as in timm: patch 8 in a model registered with patch 16.
+  json j = odd_timm_config();
+  j["architecture"] = "vit_base_patch16_32";
+  j["model_args"]["patch_size"] = 8;
+  write(odd_model_, j);
+  expect_same_config(load_model_folder(dir_.path()).config, odd_model_.config);
 }
 
 TEST_F(TimmFolder, ImageSizeAndClassesFallBackAsTimmDoes) {
