@@ -49,7 +49,7 @@ inline void erase_tensor(NamedTensors& tensors, const std::string& name) {
   EXPECT_EQ(tensors.size() + 1, before) << name;
 }
 
-inline bool same_bits(const Tensor& a, const Tensor& b) {
+inline bool same_tensor_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
@@ -59,7 +59,7 @@ inline void expect_same_weights(const Config& c, Weights got, Weights want) {
   const auto want_slots = parameter_slots(c, want);
   ASSERT_EQ(got_slots.size(), want_slots.size());
   for (size_t i = 0; i < got_slots.size(); ++i) {
-    EXPECT_TRUE(same_bits(*got_slots[i].tensor, *want_slots[i].tensor)) << got_slots[i].name;
+    EXPECT_TRUE(same_tensor_bits(*got_slots[i].tensor, *want_slots[i].tensor)) << got_slots[i].name;
   }
 }
 

@@ -245,7 +245,7 @@ TEST_F(ModelLoader, SincosModelStoresNoPositionEmbedding) {
     EXPECT_EQ(f.find("vit.embeddings.position_embeddings"), nullptr);
     const Model loaded = load_model_folder(dir_.path());
     EXPECT_EQ(loaded.config.position_embedding, PositionEmbedding::Sincos);
-    EXPECT_TRUE(same_bits(loaded.weights.pos_embed, sincos_position_embedding(2, 12)));
+    EXPECT_TRUE(same_tensor_bits(loaded.weights.pos_embed, sincos_position_embedding(2, 12)));
   }
 }
 
@@ -265,8 +265,8 @@ TEST_F(ModelLoader, LoadModelTakesPresetsAndFolders) {
   const Config want = preset_config("vit-ti16");
   expect_same_config(preset.config, want);
   const Weights generated = generate_weights(want, 3);
-  EXPECT_TRUE(same_bits(preset.weights.blocks[11].fc2_weight, generated.blocks[11].fc2_weight));
-  EXPECT_TRUE(same_bits(preset.weights.head_weight, generated.head_weight));
+  EXPECT_TRUE(same_tensor_bits(preset.weights.blocks[11].fc2_weight, generated.blocks[11].fc2_weight));
+  EXPECT_TRUE(same_tensor_bits(preset.weights.head_weight, generated.head_weight));
 
   const Model model = small_model();
   save_model_folder(model, dir_.path(), NameScheme::Timm);
