@@ -12,12 +12,6 @@
 namespace vitbench::core {
 namespace {
 
-// Upper bounds keep a hostile config from asking for terabytes before any weight is read.
-constexpr size_t kMaxHidden = 1 << 16;
-constexpr size_t kMaxLayers = 1 << 10;
-constexpr size_t kMaxImage = 1 << 14;
-constexpr size_t kMaxLabels = 1 << 20;
-
 GeluKind parse_hidden_act(const std::string& act, const std::string& where) {
   if (act == "gelu") return GeluKind::Erf;
   if (act == "gelu_new" || act == "gelu_pytorch_tanh") return GeluKind::Tanh;
@@ -127,7 +121,8 @@ void Config::validate(const std::string& where) const {
                                             " is not divisible by patch_size " +
                                             std::to_string(patch_size));
   require(num_channels > 0 && num_channels <= 64, "num_channels out of range");
-  require(num_labels > 0 && labels.size() == num_labels, "labels do not match num_labels");
+  require(num_labels > 0 && num_labels <= kMaxLabels && labels.size() == num_labels,
+          "labels do not match num_labels");
   require(std::isfinite(layer_norm_eps) && layer_norm_eps > 0, "layer_norm_eps must be positive");
   require(position_embedding != PositionEmbedding::Sincos || hidden_size % 4 == 0,
           "sin-cos position embeddings need hidden_size divisible by 4");

@@ -10,6 +10,13 @@
 
 namespace vitbench::core {
 
+// Upper bounds on a config's sizes, so that a hostile config.json cannot ask for terabytes before
+// any weight is read.
+inline constexpr size_t kMaxHidden = 1 << 16;
+inline constexpr size_t kMaxLayers = 1 << 10;
+inline constexpr size_t kMaxImage = 1 << 14;
+inline constexpr size_t kMaxLabels = 1 << 20;
+
 enum class GeluKind { Erf, Tanh };
 enum class PositionEmbedding { Learned, Sincos };
 enum class Pooling { ClassToken, Mean };

@@ -220,7 +220,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
 
   // The head count: the one dimension no tensor shows.
   if (model_args.contains("num_heads")) {
-    c.num_heads = positive_int(model_args, "num_heads", where + ": model_args", 1 << 16);
+    c.num_heads = positive_int(model_args, "num_heads", where + ": model_args", kMaxHidden);
   } else {
     const TimmSize* size = nullptr;
     for (const TimmSize& s : kSizes) {
@@ -260,7 +260,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
     const long long side = (*it)[1].get<long long>();
     c.image_size = side > 0 ? static_cast<size_t>(side) : 0;
   } else if (auto img = model_args.find("img_size"); img != model_args.end()) {
-    c.image_size = positive_int(model_args, "img_size", where + ": model_args", 1 << 14);
+    c.image_size = positive_int(model_args, "img_size", where + ": model_args", kMaxImage);
   } else {
     const Shape& pos = tensor_shape(shapes, "pos_embed", 3, "image size", weights_path);
     const auto grid = static_cast<size_t>(std::llround(std::sqrt(double(pos[1] > 0 ? pos[1] - 1 : 0))));
@@ -273,6 +273,10 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   if (!classes) fail(where, "missing field \"num_classes\"");
   if (*classes == 0) {
     fail(where, "num_classes is 0: a feature extractor without a classifier head");
+  }
+  if (*classes > kMaxLabels) {
+    fail(where, "num_classes " + std::to_string(*classes) + " is over " +
+                    std::to_string(kMaxLabels));
   }
   c.num_labels = *classes;
   const json* names = nullptr;

@@ -180,6 +180,7 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
       {[](json& j) { j["model_args"]["class_token"] = false; }, {"class_token false"}},
       {[](json& j) { j["global_pool"] = "map"; }, {"global_pool \"map\" is not supported"}},
       {[](json& j) { j["num_classes"] = 0; }, {"feature extractor"}},
+      {[](json& j) { j["num_classes"] = 1000000000000; }, {"num_classes 1000000000000 is over"}},
       {[](json& j) {
          j.erase("num_classes");
          j["pretrained_cfg"].erase("num_classes");
