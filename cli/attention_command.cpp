@@ -143,8 +143,8 @@ Command add_attention_command(CLI::App& app) {
       "Draw where the class token attends, over the image, as a PNG heatmap (presets have "
       "synthetic weights: their maps are correct but not meaningful)");
   sub->add_option("--model", o->model,
-                  "Model folder (config.json + model.safetensors, optional "
-                  "preprocessor_config.json) or preset: vit-ti16, vit-s16, vit-b16, vit-l16, "
+                  "Model folder (HuggingFace's or timm's config.json + model.safetensors, "
+                  "optional preprocessor_config.json) or preset: vit-ti16, vit-s16, vit-b16, vit-l16, "
                   "with @SIZE for another image size")
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "Seed of a preset's synthetic weights")->capture_default_str();

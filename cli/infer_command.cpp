@@ -109,8 +109,8 @@ Command add_infer_command(CLI::App& app) {
   auto options = std::make_shared<InferOptions>();
   CLI::App* sub = app.add_subcommand("infer", "Run images through a ViT and print the top classes");
   sub->add_option("--model", options->model,
-                  "Model folder (config.json + model.safetensors, optional "
-                  "preprocessor_config.json) or preset: vit-ti16, vit-s16, vit-b16, vit-l16, "
+                  "Model folder (HuggingFace's or timm's config.json + model.safetensors, "
+                  "optional preprocessor_config.json) or preset: vit-ti16, vit-s16, vit-b16, vit-l16, "
                   "with @SIZE for another image size (vit-b16@384)")
       ->capture_default_str();
   sub->add_option("--seed", options->seed, "Seed of a preset's synthetic weights")
@@ -129,7 +129,8 @@ Command add_infer_command(CLI::App& app) {
   sub->add_option("--image", options->images,
                   "Image files (PNG, JPEG, BMP, binary PPM/PGM), run as one batch in the order "
                   "given; preprocessed as the model folder's preprocessor_config.json says, else "
-                  "with ViTImageProcessor's defaults")
+                  "as a timm config.json's pretrained_cfg says, else with ViTImageProcessor's "
+                  "defaults")
       ->expected(1, -1)
       ->excludes(input)
       ->excludes(batch)
