@@ -177,8 +177,9 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   const json empty = json::object();
   const std::string architecture = string_field(j, "architecture", where, "");
   const ArchitectureName name = parse_architecture(architecture, where);
+  // timm's older single-dict config.json holds pretrained_cfg's keys at the top level.
   const json* pretrained = find_object(j, "pretrained_cfg", where);
-  if (!pretrained) pretrained = &empty;
+  if (!pretrained) pretrained = &j;
   json model_args = empty;
   if (const json* given = find_object(j, "model_args", where)) model_args = *given;
   // timm takes img_size as an int or as [height, width]; a square pair is the int.
@@ -282,6 +283,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   const json* names = nullptr;
   if (auto it = j.find("label_names"); it != j.end()) names = &*it;
   else if (auto p = pretrained->find("label_names"); p != pretrained->end()) names = &*p;
+  else if (auto l = j.find("labels"); l != j.end()) names = &*l;  // the single-dict name
   if (names && !names->is_null()) {
     c.labels = parse_label_names(*names, c.num_labels, where);
   } else {

@@ -1,7 +1,8 @@
 // timm's own config.json: what timm's save_for_hf / push_to_hf_hub write, and what the timm
 // repositories on the HuggingFace Hub hold beside model.safetensors. It names the architecture
 // ("vit_base_patch16_224") and carries num_classes, global_pool, optional label_names and
-// model_args, and pretrained_cfg (input size and preprocessing), but no dimensions: timm looks
+// model_args, and pretrained_cfg (input size and preprocessing; in timm's older single-dict form,
+// its keys at the top level and the label names as "labels"), but no dimensions: timm looks
 // those up in its model registry by name. Here they are read off the tensors' shapes instead, and
 // the head count, the one dimension no shape shows, comes from the name's size word (tiny 3,
 // small 6, medium 8, base 12, large/huge/giant/gigantic 16) or from model_args.num_heads.

@@ -235,9 +235,12 @@ PreprocessConfig preprocess_config_for_model(const std::string& model_dir_or_pre
   if (std::filesystem::exists(config_path, ec)) {
     const json config = core::read_json_file(config_path);
     if (core::is_timm_config(config)) {
+      // Without "pretrained_cfg", timm's older single-dict form: its keys at the top level.
       const auto it = config.find("pretrained_cfg");
-      return parse_timm_data_config(it == config.end() || it->is_null() ? json::object() : *it,
-                                    model, config_path + ": pretrained_cfg");
+      if (it == config.end() || it->is_null()) {
+        return parse_timm_data_config(config, model, config_path);
+      }
+      return parse_timm_data_config(*it, model, config_path + ": pretrained_cfg");
     }
   }
   return default_preprocess_config(model);

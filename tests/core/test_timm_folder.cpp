@@ -146,6 +146,18 @@ TEST_F(TimmFolder, ImageSizeAndClassesFallBackAsTimmDoes) {
   EXPECT_EQ(c.labels[6], "n0");
 }
 
+TEST_F(TimmFolder, OlderSingleDictConfigLoadsTheSame) {
+  // timm's older config.json: pretrained_cfg's keys at the top level, the names as "labels".
+  json j = odd_timm_config();
+  for (const auto& [key, value] : j["pretrained_cfg"].items()) j[key] = value;
+  j.erase("pretrained_cfg");
+  j["labels"] = j["label_names"];
+  j.erase("label_names");
+  j["model_args"].erase("img_size");
+  write(odd_model_, j);
+  expect_same_config(load_model_folder(dir_.path()).config, odd_model_.config);
+}
+
 TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
   const std::string config = config_path();
   struct Case {

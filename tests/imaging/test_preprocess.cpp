@@ -185,6 +185,15 @@ TEST_F(LoadImages, TimmFolderFollowsItsPretrainedCfgUnlessAPreprocessorConfigIsT
   EXPECT_EQ(cfg.shortest_edge, 19u);
   EXPECT_EQ(cfg.image_mean, (std::array<double, 3>{0.5, 0.4, 0.3}));
   EXPECT_EQ(cfg.source, dir_.file("config.json") + ": pretrained_cfg");
+  // timm's older single-dict config.json: the same keys at the top level.
+  json single = timm_config;
+  for (const auto& [key, value] : timm_config["pretrained_cfg"].items()) single[key] = value;
+  single.erase("pretrained_cfg");
+  std::ofstream(dir_ / "config.json") << single.dump();
+  const imaging::PreprocessConfig legacy = imaging::preprocess_config_for_model(dir_.path(), model);
+  EXPECT_EQ(legacy.shortest_edge, 19u);
+  EXPECT_EQ(legacy.image_mean, (std::array<double, 3>{0.5, 0.4, 0.3}));
+  EXPECT_EQ(legacy.source, dir_.file("config.json"));
   // A HuggingFace config.json: ViTImageProcessor's defaults.
   std::ofstream(dir_ / "config.json") << json{{"hidden_size", 12}}.dump();
   EXPECT_EQ(imaging::preprocess_config_for_model(dir_.path(), model).crop_rounding,
