@@ -174,13 +174,12 @@ bool is_timm_config(const json& j) {
 Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::string& where,
                          const std::string& weights_path) {
   if (!is_timm_config(j)) fail(where, "not a timm config.json (no \"architecture\")");
-  const json empty = json::object();
   const std::string architecture = string_field(j, "architecture", where, "");
   const ArchitectureName name = parse_architecture(architecture, where);
   // timm's older single-dict config.json holds pretrained_cfg's keys at the top level.
   const json* pretrained = find_object(j, "pretrained_cfg", where);
   if (!pretrained) pretrained = &j;
-  json model_args = empty;
+  json model_args = json::object();
   if (const json* given = find_object(j, "model_args", where)) model_args = *given;
   // timm takes img_size as an int or as [height, width]; a square pair is the int.
   if (auto it = model_args.find("img_size");

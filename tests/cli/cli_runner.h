@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
 #include "tests/run_command.h"
+#include "tests/small_config.h"
 
 namespace vitbench::testing {
 
@@ -22,24 +22,6 @@ inline std::vector<std::string> lines_of(const std::string& text) {
 
 inline CommandResult run_cli(const std::vector<std::string>& args, const TempDir& dir) {
   return run_command(VITBENCH_CLI, args, dir);
-}
-
-// A small model for the commands' tests: 12 wide, 2 layers of 3 heads, 8 px images in 4 px
-// patches, 5 labelled classes.
-inline core::Config small_config() {
-  core::Config c;
-  c.name = "small";
-  c.hidden_size = 12;
-  c.num_layers = 2;
-  c.num_heads = 3;
-  c.intermediate_size = 20;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.num_labels = 5;
-  c.labels = {"ant", "bee", "cat", "dog", "eel"};
-  c.layer_norm_eps = 1e-6;
-  c.validate("test");
-  return c;
 }
 
 }  // namespace vitbench::testing

@@ -61,10 +61,7 @@ class CliErrors : public ::testing::Test {
     const uint64_t m = text.size();
     std::string out(8, '\0');
     std::memcpy(out.data(), &m, 8);
-    write(safetensors(), out + text + bytes.substr(8 + n) + extra_data);
-  }
-  static void write(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    write_bytes(safetensors(), out + text + bytes.substr(8 + n) + extra_data);
   }
 
   TempDir dir_;
@@ -83,7 +80,7 @@ TEST_F(CliErrors, TheGoodCaseWorks) {
 TEST_F(CliErrors, TruncatedSafetensors) {
   const std::string bytes = read_bytes(safetensors());
   for (size_t keep : {size_t{4}, size_t{20}, bytes.size() / 2, bytes.size() - 1}) {
-    write(safetensors(), bytes.substr(0, keep));
+    write_bytes(safetensors(), bytes.substr(0, keep));
     expect_refused(infer(), "model.safetensors", "");
   }
 }
@@ -92,7 +89,7 @@ TEST_F(CliErrors, HeaderLongerThanTheFile) {
   std::string bytes = read_bytes(safetensors());
   const uint64_t huge = bytes.size() + 100;
   std::memcpy(bytes.data(), &huge, 8);
-  write(safetensors(), bytes);
+  write_bytes(safetensors(), bytes);
   expect_refused(infer(), "model.safetensors", "header");
 }
 
@@ -152,7 +149,7 @@ TEST_F(CliErrors, ExtraTensor) {
 TEST_F(CliErrors, ShapeDisagreesWithConfig) {
   json config = json::parse(read_bytes(config_json()));
   config["intermediate_size"] = 24;
-  write(config_json(), config.dump());
+  write_bytes(config_json(), config.dump());
   expect_refused(infer(), "mlp.fc1", "config");
 }
 
@@ -161,12 +158,12 @@ TEST_F(CliErrors, ClassifierDisagreesWithNumLabels) {
   config.erase("id2label");
   config.erase("label2id");
   config["num_labels"] = 6;
-  write(config_json(), config.dump());
+  write_bytes(config_json(), config.dump());
   expect_refused(infer(), "head.weight", "");
 }
 
 TEST_F(CliErrors, MalformedConfigJson) {
-  write(config_json(), "{\"hidden_size\": 12,");
+  write_bytes(config_json(), "{\"hidden_size\": 12,");
   expect_refused(infer(), "config.json", "malformed JSON");
 }
 
@@ -179,9 +176,9 @@ TEST_F(CliErrors, InvalidConfigs) {
     json config = json::parse(read_bytes(config_json()));
     const json saved = config;
     config[field] = value;
-    write(config_json(), config.dump());
+    write_bytes(config_json(), config.dump());
     expect_refused(infer(), "config.json", field == std::string("hidden_act") ? "hidden_act" : "");
-    write(config_json(), saved.dump());
+    write_bytes(config_json(), saved.dump());
   }
 }
 
@@ -202,7 +199,7 @@ TEST_F(CliErrors, DuplicateTensorNames) {
   const uint64_t m = header.size();
   std::string out(8, '\0');
   std::memcpy(out.data(), &m, 8);
-  write(safetensors(), out + header + bytes.substr(8 + n));
+  write_bytes(safetensors(), out + header + bytes.substr(8 + n));
   expect_refused(infer(), "head.bias", "duplicate");
 }
 
@@ -215,11 +212,11 @@ TEST_F(CliErrors, NpyWithWrongDtypeOrderRankOrSize) {
     if (at != std::string::npos) s.replace(at, from.size(), to);
     return s;
   };
-  write(input_, replace(bytes, "'<f4'", "'<i4'"));
+  write_bytes(input_, replace(bytes, "'<f4'", "'<i4'"));
   expect_refused(infer(), "input.npy", "");
-  write(input_, replace(bytes, "False", "True "));
+  write_bytes(input_, replace(bytes, "False", "True "));
   expect_refused(infer(), "input.npy", "Fortran");
-  write(input_, bytes.substr(0, bytes.size() - 8));
+  write_bytes(input_, bytes.substr(0, bytes.size() - 8));
   expect_refused(infer(), "input.npy", "");
   core::Tensor rank3({3, 8, 8}, 0.5f);
   core::write_npy(input_, rank3);

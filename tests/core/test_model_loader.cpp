@@ -23,6 +23,7 @@
 #include "core/model_loader.h"
 #include "tests/core/io_test_util.h"
 #include "tests/core/model_folder_util.h"
+#include "tests/small_config.h"
 
 namespace vitbench::core {
 namespace {
@@ -30,21 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 using namespace io_test;
 
-// Small and deliberately odd: nothing is a power of two, so a transposed or mis-split tensor
-// cannot pass by accident.
+// The shared small model (tests/small_config.h) with the tanh GELU, so that config.json's
+// hidden_act is exercised, and labels of its own.
 Config small_config() {
-  Config c;
-  c.name = "small";
-  c.hidden_size = 12;
-  c.num_layers = 2;
-  c.num_heads = 3;
-  c.intermediate_size = 20;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.num_channels = 3;
-  c.num_labels = 5;
-  c.layer_norm_eps = 1e-6;
+  Config c = vitbench::testing::small_config();
   c.gelu = GeluKind::Tanh;
+  c.labels.clear();
   for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("class " + std::to_string(i));
   c.validate("small_config");
   return c;

@@ -280,8 +280,6 @@ TEST_F(Npy, RefusesMissingFilesAndFolders) {
 
 // ---- Files exchanged with numpy -----------------------------------------------------------------
 
-// Runs a Python script with /usr/bin/python3; 77 (the conventional "skipped" status) when
-// python3 or numpy is missing, so the caller can skip rather than fail.
 // Both sides compute value i as (i * 37 % 101 - 50) / 8: exact in float32 and float64 alike.
 template <typename T>
 BasicTensor<T> shared_values(const Shape& shape) {

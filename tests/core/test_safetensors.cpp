@@ -602,8 +602,6 @@ TEST_F(Safetensors, EncoderRefusesWhatNoReaderWouldAccept) {
                  {"does not exist"});
 }
 
-// Runs a Python script with /usr/bin/python3; 77 (the conventional "skipped" status) when
-// python3 or numpy is missing, so the caller can skip rather than fail.
 // An independent reader (Python's json and numpy) agrees with what we write, and numpy's own
 // float32 -> float16 conversion agrees with our F16 rounding.
 TEST_F(Safetensors, PythonReadsOurFiles) {

@@ -24,17 +24,10 @@ namespace {
 
 using nlohmann::json;
 
+// The shared small model (tests/small_config.h) at `image_size`.
 core::Config model_config(size_t image_size = 16) {
-  core::Config c;
-  c.name = "small";
-  c.hidden_size = 12;
-  c.num_layers = 2;
-  c.num_heads = 3;
-  c.intermediate_size = 20;
+  core::Config c = small_config();
   c.image_size = image_size;
-  c.patch_size = 4;
-  c.num_labels = 5;
-  c.labels = {"ant", "bee", "cat", "dog", "eel"};
   c.validate("test");
   return c;
 }

@@ -21,14 +21,10 @@ using vitbench::testing::quote;
 using vitbench::testing::read_bytes;
 using vitbench::testing::run_command;
 using vitbench::testing::TempDir;
+using vitbench::testing::write_bytes;
 
 inline std::string fixture(const std::string& name) {
   return std::string(VITBENCH_SOURCE_DIR) + "/tests/reports/data/" + name;
-}
-
-inline void write_text(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary);
-  out << text;
 }
 
 inline nlohmann::json fixture_json(const std::string& name) {

@@ -75,7 +75,7 @@ TEST(Dashboard, EscapesHostileNames) {
       text.replace(at, from.size(), to);
     }
   }
-  testing::write_text(dir / "evil.json", text);
+  testing::write_bytes(dir / "evil.json", text);
   const DashboardInput in = load_dashboard_input({dir / "evil.json"});
   ASSERT_EQ(in.reports.size(), 1u) << (in.skipped.empty() ? "" : in.skipped[0].reason);
   DashboardOptions o;

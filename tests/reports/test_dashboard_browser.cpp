@@ -117,7 +117,7 @@ class DashboardBrowser : public ::testing::Test {
 // blocked network fetch is caught on all three counts.
 TEST_F(DashboardBrowser, DetectsABrokenPage) {
   const std::string page = dir_ / "broken.html";
-  testing::write_text(page,
+  testing::write_bytes(page,
                       "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" "
                       "content=\"default-src 'none'; script-src 'unsafe-inline'\"></head><body>"
                       "<img src=\"https://example.com/x.png\"><script>console.error('boom');"

@@ -180,7 +180,7 @@ TEST(ReportLoad, HostileShapesAreRefusedInOneLine) {
   int i = 0;
   for (const Case& c : cases) {
     const std::string path = dir / ("hostile" + std::to_string(i++) + ".json");
-    testing::write_text(path, c.text);
+    testing::write_bytes(path, c.text);
     SCOPED_TRACE(c.text.substr(0, 120));
     expect_refused(path, c.says);
   }
@@ -218,11 +218,11 @@ TEST(ReportLoad, TimeUnitsConvertToNanoseconds) {
 
 TEST(ReportPaths, FoldersExpandToTheirJsonFilesOnly) {
   TempDir dir;
-  testing::write_text(dir / "b.json", "{}");
-  testing::write_text(dir / "a.json", "{}");
-  testing::write_text(dir / "index.html", "");
+  testing::write_bytes(dir / "b.json", "{}");
+  testing::write_bytes(dir / "a.json", "{}");
+  testing::write_bytes(dir / "index.html", "");
   std::filesystem::create_directories(dir.path() / "schema");
-  testing::write_text(dir / "schema/report.schema.json", "{}");
+  testing::write_bytes(dir / "schema/report.schema.json", "{}");
   const auto files = expand_report_paths({dir.path().string(), fixture("base.json")});
   ASSERT_EQ(files.size(), 3u);
   EXPECT_EQ(files[0], dir / "a.json");

@@ -154,7 +154,7 @@ TEST(Schema, AgreesWithTheValidator) {
   }
   TempDir dir;
   const std::string script = dir / "check.py";
-  testing::write_text(script, R"py(
+  testing::write_bytes(script, R"py(
 import json, sys, jsonschema
 schema = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator.check_schema(schema)
@@ -182,7 +182,7 @@ for f in sys.argv[2:]:
     json r = fixture_json("base.json");
     m.edit(r);
     const std::string path = dir / ("mutation-" + std::to_string(expect_invalid.size()) + ".json");
-    testing::write_text(path, r.dump());
+    testing::write_bytes(path, r.dump());
     args.push_back(path);
     expect_invalid.push_back(path + " (" + m.what + ")");
   }

@@ -32,18 +32,13 @@
 #include "imaging/encode.h"
 #include "tests/cli/cli_runner.h"
 #include "tests/error_contract.h"
+#include "tests/file_bytes.h"
 
 namespace vitbench::testing {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-void write(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-  ASSERT_TRUE(out.good()) << path;
-}
 
 std::string le64(uint64_t v) {
   std::string s(8, '\0');
@@ -147,7 +142,7 @@ TEST_F(HostileLibrary, RankZeroTensorIsAScalarThatNoModelTensorCanBe) {
   // safetensors allows shape [] (one element); the reader may take it, the loader must then
   // refuse it by name, since no ViT parameter is a scalar.
   const auto [header, data] = split_safetensors(read_bytes(safetensors()));
-  write(safetensors(), relayout_safetensors(header, data, [](const std::string& name, json& e,
+  write_bytes(safetensors(), relayout_safetensors(header, data, [](const std::string& name, json& e,
                                                              std::string& bytes) {
           if (name == "cls_token") {
             e["shape"] = json::array();
@@ -167,11 +162,11 @@ TEST_F(HostileLibrary, RankZeroTensorIsAScalarThatNoModelTensorCanBe) {
 
 TEST_F(HostileLibrary, RankZeroAndEmptyNpyInputsAreRefusedAsImages) {
   const std::string path = dir_ / "x.npy";
-  write(path, npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", std::string(4, '\0')));
+  write_bytes(path, npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", std::string(4, '\0')));
   const core::Tensor scalar = core::read_npy_float32(path);
   EXPECT_EQ(scalar.rank(), 0u);
   expect_message(error_of([&] { core::check_images(small_config(), scalar, path); }), {path});
-  write(path, npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3, 8, 8), }", ""));
+  write_bytes(path, npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3, 8, 8), }", ""));
   const core::Tensor none = core::read_npy_float32(path);
   EXPECT_EQ(none.size(), 0u);
   expect_message(error_of([&] { core::check_images(small_config(), none, path); }), {path});
@@ -182,7 +177,7 @@ TEST_F(HostileLibrary, DeeplyNestedGoldenManifestIsACorruptedGolden) {
   const fs::path copy = dir_.path() / "case";
   fs::copy(source, copy);
   const std::string manifest = (copy / "manifest.json").string();
-  write(manifest, "{\"format\": " + nested(100000) + "}");
+  write_bytes(manifest, "{\"format\": " + nested(100000) + "}");
   try {
     golden::load_case(copy.string());
     FAIL() << "a 100000-deep manifest was accepted";
@@ -198,7 +193,7 @@ TEST_F(HostileLibrary, GoldenManifestClaimingAnAbsurdInputShapeIsRefusedBeforeRe
   const std::string manifest = (copy / "manifest.json").string();
   json m = json::parse(read_bytes(manifest));
   m["input"]["shape"] = {uint64_t(1) << 62, 3, 24, 24};
-  write(manifest, m.dump(1));
+  write_bytes(manifest, m.dump(1));
   try {
     golden::load_case(copy.string());
     FAIL() << "an input of 2^62 images was accepted";
@@ -293,13 +288,13 @@ std::string replace_dir(std::string s, const TempDir& dir) {
 }
 
 void write_safetensors_of(const TempDir& dir, const std::string& bytes) {
-  write(dir / "model/model.safetensors", bytes);
+  write_bytes(dir / "model/model.safetensors", bytes);
 }
 
 void edit_config(const TempDir& dir, const std::function<void(json&)>& edit) {
   json c = json::parse(read_bytes(dir / "model/config.json"));
   edit(c);
-  write(dir / "model/config.json", c.dump(1));
+  write_bytes(dir / "model/config.json", c.dump(1));
 }
 
 std::string one_tensor(const std::string& entry, size_t data_bytes) {
@@ -386,33 +381,33 @@ std::vector<Hostile> hostile_inputs() {
                   kInfer, "config.json", "not divisible by num_attention_heads 5"});
   list.push_back({"deeply_nested_config",
                   [](const TempDir& d) {
-                    write(d / "model/config.json", "{\"hidden_size\": " + nested(100000) + "}");
+                    write_bytes(d / "model/config.json", "{\"hidden_size\": " + nested(100000) + "}");
                   },
                   kInfer, "config.json", "nested deeper"});
   // .npy input
   list.push_back({"npy_claiming_an_absurd_shape",
                   [](const TempDir& d) {
-                    write(d / "input.npy", npy_raw("{'descr': '<f8', 'fortran_order': False, "
+                    write_bytes(d / "input.npy", npy_raw("{'descr': '<f8', 'fortran_order': False, "
                                                    "'shape': (1099511627776, 3, 8, 8), }",
                                                    std::string(8, '\0')));
                   },
                   kInfer, "input.npy", "shape"});
   list.push_back({"npy_shape_product_overflows_size_t",
                   [](const TempDir& d) {
-                    write(d / "input.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, "
+                    write_bytes(d / "input.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, "
                                                    "'shape': (4294967296, 4294967296, 2, 2), }",
                                                    ""));
                   },
                   kInfer, "input.npy", "more elements than size_t"});
   list.push_back({"npy_rank_zero",
                   [](const TempDir& d) {
-                    write(d / "input.npy",
+                    write_bytes(d / "input.npy",
                           npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", std::string(4, '\0')));
                   },
                   kInfer, "input.npy", "[N, C, H, W]"});
   list.push_back({"npy_with_zero_images",
                   [](const TempDir& d) {
-                    write(d / "input.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, "
+                    write_bytes(d / "input.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, "
                                                    "'shape': (0, 3, 8, 8), }",
                                                    ""));
                   },
@@ -428,15 +423,15 @@ std::vector<Hostile> hostile_inputs() {
   list.push_back({"image_of_one_by_one_pixel_runs",
                   // Not hostile to the pipeline: ViTImageProcessor resizes any picture to the
                   // model's size, so a 1x1 image is valid input and must run (exit 0).
-                  [](const TempDir& d) { write(d / "picture.png", imaging::encode_png(imaging::RgbImage(1, 1, 200))); },
+                  [](const TempDir& d) { write_bytes(d / "picture.png", imaging::encode_png(imaging::RgbImage(1, 1, 200))); },
                   kAttention, "", "", 0});
   list.push_back({"image_claiming_30000x30000_pixels",
-                  [](const TempDir& d) { write(d / "picture.png", png_claiming(30000, 30000)); },
+                  [](const TempDir& d) { write_bytes(d / "picture.png", png_claiming(30000, 30000)); },
                   kAttention, "picture.png", "30000x30000"});
   list.push_back({"truncated_image",
                   [](const TempDir& d) {
                     const std::string png = imaging::encode_png(imaging::RgbImage(9, 7, 50));
-                    write(d / "picture.png", png.substr(0, png.size() / 2));
+                    write_bytes(d / "picture.png", png.substr(0, png.size() / 2));
                   },
                   kAttention, "picture.png", ""});
   // reports (what compare and the dashboard read)
@@ -447,19 +442,19 @@ std::vector<Hostile> hostile_inputs() {
                   },
                   kCompare, "new.json", "NaN"});
   list.push_back({"deeply_nested_report",
-                  [](const TempDir& d) { write(d / "new.json", "{\"benchmarks\": " + nested(100000) + "}"); },
+                  [](const TempDir& d) { write_bytes(d / "new.json", "{\"benchmarks\": " + nested(100000) + "}"); },
                   kCompare, "new.json", "nested deeper"});
   // golden cases
   list.push_back({"deeply_nested_golden_manifest",
                   [](const TempDir& d) {
                     copy_golden_case(d);
-                    write(d / "case/manifest.json", "{\"format\": " + nested(100000) + "}");
+                    write_bytes(d / "case/manifest.json", "{\"format\": " + nested(100000) + "}");
                   },
                   kVerify, "case/manifest.json", "nested deeper", 2, true});
   list.push_back({"golden_npy_claiming_an_absurd_shape",
                   [](const TempDir& d) {
                     copy_golden_case(d);
-                    write(d / "case/logits.npy", npy_raw("{'descr': '<f8', 'fortran_order': False, "
+                    write_bytes(d / "case/logits.npy", npy_raw("{'descr': '<f8', 'fortran_order': False, "
                                                          "'shape': (1099511627776,), }",
                                                          std::string(8, '\0')));
                   },
