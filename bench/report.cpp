@@ -108,8 +108,11 @@ nlohmann::json vitbench_context(const ContextInputs& in) {
   for (size_t t : in.thread_counts) threads = std::max(threads, t);
   std::string blas_loaded;
   for (const std::string& path : blas) blas_loaded += (blas_loaded.empty() ? "" : ";") + path;
-  nlohmann::json compiled = nlohmann::json::array();
-  for (const char* target : optimized::hwy::compiled_targets()) compiled.push_back(target);
+  const auto names = [](const std::vector<const char*>& targets) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const char* target : targets) list.push_back(target);
+    return list;
+  };
   nlohmann::json verification = nlohmann::json::array();
   for (const Verification& v : in.verification) verification.push_back(to_json(v));
 
@@ -117,7 +120,10 @@ nlohmann::json vitbench_context(const ContextInputs& in) {
   return {
       {"version", 1},
       {"cpu", to_json(in.cpu)},
-      {"highway", {{"chosen_target", chosen}, {"compiled_targets", compiled}}},
+      {"highway",
+       {{"chosen_target", chosen},
+        {"compiled_targets", names(optimized::hwy::compiled_targets())},
+        {"supported_targets", names(optimized::hwy::supported_targets())}}},
       {"blis", {{"version", blis.version}, {"config", blis.config}, {"threading", blis.threading}}},
       {"blas_loaded", blas_loaded.empty() ? "none" : blas_loaded},
       {"build",

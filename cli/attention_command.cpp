@@ -12,6 +12,7 @@
 
 #include "cli/backends.h"
 #include "cli/commands.h"
+#include "cli/simd_option.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/images.h"
@@ -167,7 +168,9 @@ Command add_attention_command(CLI::App& app) {
   sub->add_option("--threads", o->threads, "Threads (a positive integer)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  return {sub, [o, npy] {
+  auto simd = add_simd_option(sub);
+  return {sub, [o, npy, simd] {
+            apply_simd_option(*simd);
             o->npy_given = npy->count() > 0;
             return run_attention(*o);
           }};

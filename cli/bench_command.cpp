@@ -10,7 +10,9 @@
 #include "bench/harness.h"
 #include "bench/profiles.h"
 #include "bench/registration.h"
+#include "core/error.h"
 #include "cli/commands.h"
+#include "cli/simd_option.h"
 #include "golden/manifest.h"
 
 namespace vitbench::cli {
@@ -95,9 +97,15 @@ Command add_bench_command(CLI::App& app) {
                 "Verify against the reference on the benchmarked models even when goldens exist");
   // Everything else must be a Google Benchmark flag (--benchmark_filter=..., --benchmark_out=...);
   // bench checks that and passes them on.
+  auto simd = add_simd_option(sub);
   sub->allow_extras();
 
-  return {sub, [o, sub, models, backends, threads, batches, ops, min_time, repetitions] {
+  return {sub, [o, sub, models, backends, threads, batches, ops, min_time, repetitions, simd] {
+            if (!simd->empty() && !o->peers.empty()) {
+              core::fail("--simd", "limits vitbench's own kernels only: the peers would still "
+                                   "run at this CPU's full SIMD width (drop --peers or --simd)");
+            }
+            apply_simd_option(*simd);
             bench::Options options;
             options.profile = o->profile;
             if (models->count()) options.models = o->models;

@@ -8,6 +8,7 @@
 
 #include "cli/backends.h"
 #include "cli/commands.h"
+#include "cli/simd_option.h"
 #include "core/atomic_file.h"
 #include "core/images.h"
 #include "core/model_loader.h"
@@ -147,7 +148,11 @@ Command add_infer_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--json", options->json,
                 "Print the top classes as one JSON document on stdout, and nothing else there");
-  return {sub, [options] { return run_infer(*options); }};
+  auto simd = add_simd_option(sub);
+  return {sub, [options, simd] {
+            apply_simd_option(*simd);
+            return run_infer(*options);
+          }};
 }
 
 Command add_backends_command(CLI::App& app) {

@@ -4,6 +4,7 @@
 
 #include "cli/backends.h"
 #include "cli/commands.h"
+#include "cli/simd_option.h"
 #include "golden/verify.h"
 
 namespace vitbench::cli {
@@ -33,7 +34,9 @@ Command add_verify_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->add_option("--json", options->json_path, "Write the results as JSON to this file");
-  return {sub, [options] {
+  auto simd = add_simd_option(sub);
+  return {sub, [options, simd] {
+            apply_simd_option(*simd);
             return golden::run_verify_command(*options, golden_runners(), std::cout, std::cerr);
           }};
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "core/config.h"
@@ -64,5 +65,14 @@ size_t attention_scratch_floats(size_t tokens, size_t head_dim);
 // The Highway target this process dispatches to (e.g. "AVX2"), and all targets compiled in.
 const char* chosen_target();
 std::vector<const char*> compiled_targets();
+// The compiled targets this CPU can run, best first, whatever limit_targets has set.
+std::vector<const char*> supported_targets();
+
+// Limits dispatch, for the rest of the process, to the target called `name` (Highway's name in
+// any case: "avx2", "SSE4") and those below it: on an AVX-512 machine, `limit_targets("avx2")`
+// runs the kernels an AVX2-only CPU would run, so that one machine can measure both. Throws
+// core::Error naming the choices when `name` is not compiled in or this CPU cannot run it. Call
+// it before packing any weights: packed weights are refused by a target they were not packed for.
+void limit_targets(const std::string& name);
 
 }  // namespace vitbench::optimized::hwy

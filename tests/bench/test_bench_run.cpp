@@ -35,6 +35,7 @@ void expect_context_complete(const json& ctx) {
   }
   EXPECT_TRUE(ctx["highway"]["chosen_target"].is_string());
   EXPECT_FALSE(ctx["highway"]["compiled_targets"].empty());
+  EXPECT_FALSE(ctx["highway"]["supported_targets"].empty());
   for (const char* key : {"version", "config", "threading"}) {
     EXPECT_TRUE(ctx["blis"][key].is_string()) << "blis." << key;
   }

@@ -21,6 +21,7 @@
 
 #include "core/metrics.h"
 #include "hwy/highway.h"
+#include "hwy/targets.h"
 #include "hwy/tests/hwy_gtest.h"
 #include "optimized/hwy/internal.h"
 #include "optimized/hwy/kernels.h"
@@ -70,6 +71,59 @@ TEST_P(HwyKernels, DispatchesToTheTargetUnderTest) {
   EXPECT_TRUE(std::any_of(compiled.begin(), compiled.end(), [&](const char* t) {
     return std::string(t) == ::hwy::TargetName(GetParam());
   }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The limit on targets (--simd)
+
+constexpr int64_t kSomeTargets = HWY_AVX3 | HWY_AVX2 | HWY_SSE4 | HWY_SCALAR;
+
+TEST(TargetLimit, DisablesExactlyTheBetterTargets) {
+  EXPECT_EQ(targets_above("AVX3", kSomeTargets, kSomeTargets), 0);
+  EXPECT_EQ(targets_above("avx2", kSomeTargets, kSomeTargets), HWY_AVX3);
+  EXPECT_EQ(targets_above("Sse4", kSomeTargets, kSomeTargets), HWY_AVX3 | HWY_AVX2);
+  EXPECT_EQ(targets_above("scalar", kSomeTargets, kSomeTargets), HWY_AVX3 | HWY_AVX2 | HWY_SSE4);
+}
+
+// The one-line message targets_above throws, or "" when it throws none.
+std::string limit_error(const std::string& name, int64_t compiled, int64_t supported) {
+  try {
+    targets_above(name, compiled, supported);
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TargetLimit, RefusesUnknownUncompiledAndUnsupportedTargets) {
+  const auto expect_says = [](const std::string& message, const std::vector<std::string>& parts) {
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    for (const std::string& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos) << part << " in: " << message;
+    }
+  };
+  expect_says(limit_error("avx9", kSomeTargets, kSomeTargets),
+              {"--simd", "unknown SIMD target \"avx9\"", "AVX3, AVX2, SSE4, SCALAR"});
+  // A CPU that could run it does not help a target that was not compiled in.
+  expect_says(limit_error("AVX3_DL", kSomeTargets, kSomeTargets | HWY_AVX3_DL),
+              {"--simd", "unknown SIMD target"});
+  expect_says(limit_error("AVX3", kSomeTargets, kSomeTargets & ~HWY_AVX3),
+              {"--simd", "this CPU cannot run AVX3", "it runs: AVX2, SSE4, SCALAR"});
+}
+
+// On this machine: each target it can run becomes the one dispatched to, and the list of what it
+// can run does not shrink with the limit (reports record both).
+TEST(TargetLimit, DispatchFollowsTheLimit) {
+  const auto supported = supported_targets();
+  ASSERT_FALSE(supported.empty());
+  EXPECT_STREQ(chosen_target(), supported.front());
+  for (auto it = supported.rbegin(); it != supported.rend(); ++it) {  // worst first: each widens
+    limit_targets(*it);
+    EXPECT_STREQ(chosen_target(), *it);
+    EXPECT_EQ(supported_targets(), supported);
+  }
+  ::hwy::DisableTargets(0);
+  EXPECT_STREQ(chosen_target(), supported.front());
 }
 
 // ---------------------------------------------------------------------------------------------
