@@ -12,10 +12,19 @@
 namespace vitbench::core {
 namespace {
 
+// transformers' ACT2FN names for the two GELU forms: gelu_python is the erf form written out,
+// and gelu_fast and gelu_accurate the tanh form written differently (gelu_fast rounds √(2/π) to
+// ten digits, 4e-11 of the argument). Others (quick_gelu, gelu_10's clipping, relu) are other
+// functions.
 GeluKind parse_hidden_act(const std::string& act, const std::string& where) {
-  if (act == "gelu") return GeluKind::Erf;
-  if (act == "gelu_new" || act == "gelu_pytorch_tanh") return GeluKind::Tanh;
-  fail(where, "unknown hidden_act " + json_quoted(act) + " (supported: gelu, gelu_new, gelu_pytorch_tanh)");
+  if (act == "gelu" || act == "gelu_python") return GeluKind::Erf;
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" ||
+      act == "gelu_accurate") {
+    return GeluKind::Tanh;
+  }
+  fail(where, "unknown hidden_act " + json_quoted(act) +
+                  " (supported: gelu, gelu_python; gelu_new, gelu_pytorch_tanh, gelu_fast, "
+                  "gelu_accurate)");
 }
 
 std::vector<std::string> parse_labels(const nlohmann::json& json, const std::string& where,

@@ -47,11 +47,14 @@ TEST(Config, ParsesHuggingFaceFields) {
 }
 
 TEST(Config, TanhGeluNamesAndExtensions) {
-  for (const char* act : {"gelu_new", "gelu_pytorch_tanh"}) {
+  for (const char* act : {"gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate"}) {
     auto j = valid_json();
     j["hidden_act"] = act;
     EXPECT_EQ(parse_config(j, "c").gelu, GeluKind::Tanh) << act;
   }
+  auto python = valid_json();
+  python["hidden_act"] = "gelu_python";
+  EXPECT_EQ(parse_config(python, "c").gelu, GeluKind::Erf);
   auto j = valid_json();
   j["vitbench_pooling"] = "mean";
   j["vitbench_position_embedding"] = "sincos";
@@ -93,6 +96,7 @@ TEST(Config, RefusesInvalidConfigsWithAClearMessage) {
       {"num_hidden_layers", -1, "\"num_hidden_layers\" must be in [1,"},
       {"image_size", 22, "image_size 22 is not divisible by patch_size 4"},
       {"hidden_act", "relu", "unknown hidden_act \"relu\""},
+      {"hidden_act", "quick_gelu", "unknown hidden_act \"quick_gelu\""},
       {"hidden_size", "72", "\"hidden_size\" must be an integer"},
       {"hidden_size", 1.5, "\"hidden_size\" must be an integer"},
       {"hidden_size", nullptr, "missing field \"hidden_size\""},
