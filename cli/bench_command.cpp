@@ -10,9 +10,9 @@
 #include "bench/harness.h"
 #include "bench/profiles.h"
 #include "bench/registration.h"
-#include "core/error.h"
 #include "cli/commands.h"
 #include "cli/simd_option.h"
+#include "core/error.h"
 #include "golden/manifest.h"
 
 namespace vitbench::cli {
