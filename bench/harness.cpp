@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "core/flops.h"
 #include "core/weights.h"
+#include "optimized/hwy/kernels.h"
 
 namespace vitbench::bench {
 namespace {
@@ -342,7 +343,8 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
   // ---- The machine's ceilings. ----
   std::vector<size_t> peak_threads = {1, machine_threads};
   peak_threads.insert(peak_threads.end(), threads.begin(), threads.end());
-  log << "measuring the FMA peak and DRAM bandwidth" << std::endl;
+  log << "measuring the FMA peak (Highway target " << optimized::hwy::chosen_target()
+      << ", as the kernels) and DRAM bandwidth" << std::endl;
   const Peaks peaks = measure_peaks(peak_threads, last_level_cache_bytes(cpu), hooks.peak);
   for (const auto& [t, g] : peaks.fma_gflops) {
     const auto bw = peaks.bandwidth_gbs.find(t);
