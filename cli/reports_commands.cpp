@@ -50,6 +50,7 @@ reports::TextFormat parse_text_format(const std::string& name) {
 struct CompareOptions {
   std::vector<std::string> reports;
   bool across = false;
+  bool rounds = false;
   std::string threshold = "5%";
   double alpha = 0.05;
   bool cross_machine = false;
@@ -77,8 +78,9 @@ int run_compare(const CompareOptions& o) {
     }
     return 0;
   }
-  if (o.reports.size() != 2) {
-    core::fail("compare", "takes two reports, BASE.json NEW.json (or --across with any number); got " +
+  if (!o.rounds && o.reports.size() != 2) {
+    core::fail("compare", "takes two reports, BASE.json NEW.json (or --rounds with rounds of two, "
+                          "or --across with any number); got " +
                               std::to_string(o.reports.size()));
   }
   reports::CompareOptions options;
@@ -86,9 +88,10 @@ int run_compare(const CompareOptions& o) {
   options.alpha = o.alpha;
   options.cross_machine = o.cross_machine;
   options.accuracy_factor = o.accuracy_factor;
-  const reports::Report base = reports::load_report(o.reports[0]);
-  const reports::Report now = reports::load_report(o.reports[1]);
-  const reports::Comparison c = reports::compare_reports(base, now, options);
+  std::vector<reports::Report> loaded;
+  for (const std::string& f : o.reports) loaded.push_back(reports::load_report(f));
+  const reports::Comparison c = o.rounds ? reports::compare_rounds(loaded, options)
+                                         : reports::compare_reports(loaded[0], loaded[1], options);
   print(reports::render_comparison(c, format));
   if (!o.json.empty()) core::write_file_atomically(o.json, reports::comparison_json(c).dump(2) + "\n");
   return c.regressed() ? 1 : 0;
@@ -152,19 +155,27 @@ Command add_compare_command(CLI::App& app) {
   auto o = std::make_shared<CompareOptions>();
   CLI::App* sub = app.add_subcommand(
       "compare",
-      "Compare two reports (exit 1 on a regression, for CI gates), or many across CPUs");
+      "Compare two reports, or rounds of an alternated run (exit 1 on a regression, for CI "
+      "gates), or many across CPUs");
   sub->add_option("reports", o->reports,
-                  "BASE.json NEW.json; with --across, any number of reports or folders of them")
+                  "BASE.json NEW.json; with --rounds, BASE_1 NEW_1 BASE_2 NEW_2 ...; with "
+                  "--across, any number of reports or folders of them")
       ->required();
-  sub->add_flag("--across", o->across,
-                "One table across machines: each backend's latency, GFLOP/s and % of peak per "
-                "model, and which backend wins where");
+  auto* across = sub->add_flag("--across", o->across,
+                               "One table across machines: each backend's latency, GFLOP/s and % "
+                               "of peak per model, and which backend wins where");
+  sub->add_flag("--rounds", o->rounds,
+                "The reports are rounds of an alternated run (base and new back to back, round "
+                "after round): judge each benchmark by its rounds' new/base ratios, with "
+                "Wilcoxon's signed-rank test over them (6 rounds or more for significance)")
+      ->excludes(across);
   sub->add_option("--threshold", o->threshold,
                   "Smallest slowdown that counts as a regression, in percent; smaller changes "
                   "never fail, however significant")
       ->capture_default_str();
   sub->add_option("--alpha", o->alpha,
-                  "Significance level of the Mann-Whitney U test over the repetitions")
+                  "Significance level of the Mann-Whitney U test over the repetitions (with "
+                  "--rounds: of the signed-rank test over the rounds)")
       ->capture_default_str();
   sub->add_option("--accuracy-factor", o->accuracy_factor,
                   "How many times worse a verification error may get before it is an accuracy "

@@ -138,6 +138,25 @@ void compare_accuracy(const Report& base, const Report& now, double factor,
   }
 }
 
+// The verdict on a row whose ratio and significance are set: the threshold decides whether the
+// change matters, the test whether it is more than noise. Without enough repetitions (or rounds)
+// there is no noise estimate, so the threshold alone decides: a gate that cannot tell must not
+// pass a 20% slowdown. The row says so.
+void judge(BenchmarkRow& row, const CompareOptions& o) {
+  const double change = row.ratio - 1;
+  const bool could_be_real = row.significance != "not significant";
+  if (!(std::fabs(change) > o.threshold)) {
+    row.verdict = "unchanged";
+  } else if (!could_be_real) {
+    row.verdict = "noise";
+  } else if (change > 0) {
+    row.verdict = "regression";
+    row.regression = true;
+  } else {
+    row.verdict = "improvement";
+  }
+}
+
 BenchmarkRow compare_benchmark(const Benchmark& b, const Benchmark& n, const CompareOptions& o) {
   BenchmarkRow row;
   row.name = b.name;
@@ -156,20 +175,46 @@ BenchmarkRow compare_benchmark(const Benchmark& b, const Benchmark& n, const Com
     row.p_value = t.p;
     row.significance = t.p < o.alpha ? "significant" : "not significant";
   }
-  const double change = row.ratio - 1;
-  // Without enough repetitions there is no noise estimate, so the threshold alone decides: a
-  // gate that cannot tell must not pass a 20% slowdown. The row says so.
-  const bool could_be_real = row.significance != "not significant";
-  if (!(std::fabs(change) > o.threshold)) {
-    row.verdict = "unchanged";
-  } else if (!could_be_real) {
-    row.verdict = "noise";
-  } else if (change > 0) {
-    row.verdict = "regression";
-    row.regression = true;
-  } else {
-    row.verdict = "improvement";
+  judge(row, o);
+  return row;
+}
+
+// One benchmark over the rounds: `per_round` holds its row from each round's comparison.
+BenchmarkRow combine_rounds(const std::vector<BenchmarkRow>& per_round, const CompareOptions& o) {
+  BenchmarkRow row;
+  row.name = per_round.front().name;
+  row.rounds = per_round.size();
+  std::vector<double> base, now, ratios, logs, base_gflops, new_gflops;
+  for (const BenchmarkRow& r : per_round) {
+    base.push_back(r.base_ns);
+    now.push_back(r.new_ns);
+    ratios.push_back(r.ratio);
+    logs.push_back(std::log(r.ratio));
+    row.base_repetitions += r.base_repetitions;
+    row.new_repetitions += r.new_repetitions;
+    if (r.base_gflops) base_gflops.push_back(*r.base_gflops);
+    if (r.new_gflops) new_gflops.push_back(*r.new_gflops);
   }
+  row.base_ns = median(base);
+  row.new_ns = median(now);
+  row.ratio = median(ratios);
+  row.ratio_min = *std::min_element(ratios.begin(), ratios.end());
+  row.ratio_max = *std::max_element(ratios.begin(), ratios.end());
+  if (base_gflops.size() == per_round.size()) row.base_gflops = median(base_gflops);
+  if (new_gflops.size() == per_round.size()) row.new_gflops = median(new_gflops);
+  // A ratio of 0 or infinity (a time too short for the clock) has no usable logarithm.
+  const bool finite = std::all_of(logs.begin(), logs.end(), [](double l) { return std::isfinite(l); });
+  const SignedRankTest t = wilcoxon_signed_rank(logs, o.alpha);
+  if (finite && per_round.size() >= pairs_needed(o.alpha) && t.n == 0) {
+    row.p_value = 1.0;  // no round differs at all: no evidence of a change
+    row.significance = "not significant";
+  } else if (!finite || !t.enough) {
+    row.significance = "not enough rounds";
+  } else {
+    row.p_value = t.p;
+    row.significance = t.p < o.alpha ? "significant" : "not significant";
+  }
+  judge(row, o);
   return row;
 }
 
@@ -248,22 +293,93 @@ Comparison compare_reports(const Report& base, const Report& now, const CompareO
   return c;
 }
 
+Comparison compare_rounds(const std::vector<Report>& reports, const CompareOptions& o) {
+  if (reports.size() < 4 || reports.size() % 2 != 0) {
+    core::fail("compare --rounds", "takes rounds of two reports, BASE_1 NEW_1 BASE_2 NEW_2 ..., "
+                                   "at least two rounds; got " +
+                                       std::to_string(reports.size()) + " reports");
+  }
+  if (!o.cross_machine) {
+    for (size_t i = 1; i < reports.size(); ++i) check_same_machine(reports[0], reports[i]);
+  }
+  Comparison c;
+  c.options = o;
+  c.rounds = reports.size() / 2;
+  std::map<std::string, std::vector<BenchmarkRow>> rows;
+  std::vector<std::string> order;  // first round's order
+  const auto once = [](std::vector<std::string>& list, const std::string& item) {
+    if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+  };
+  for (size_t r = 0; r < c.rounds; ++r) {
+    const Comparison round = compare_reports(reports[2 * r], reports[2 * r + 1], o);
+    if (r == 0) {
+      c.base = round.base;
+      c.now = round.now;
+    }
+    for (const BenchmarkRow& row : round.rows) {
+      if (r == 0) order.push_back(row.name);
+      rows[row.name].push_back(row);
+    }
+    for (const std::string& n : round.only_in_base) once(c.only_in_base, n);
+    for (const std::string& n : round.only_in_new) once(c.only_in_new, n);
+    for (const std::string& n : round.notes) once(c.notes, n);
+    for (const FailedBenchmark& f : round.failures) {
+      const bool seen = std::any_of(c.failures.begin(), c.failures.end(), [&](const auto& g) {
+        return g.name == f.name && g.in_new == f.in_new && g.regression == f.regression;
+      });
+      if (!seen) c.failures.push_back(f);
+    }
+    for (const AccuracyFinding& a : round.accuracy) {
+      const bool seen = std::any_of(c.accuracy.begin(), c.accuracy.end(), [&](const auto& b) {
+        return b.backend == a.backend && b.case_name == a.case_name && b.metric == a.metric &&
+               b.regression == a.regression;
+      });
+      if (!seen) c.accuracy.push_back(a);
+    }
+  }
+  for (const std::string& name : order) {
+    const std::vector<BenchmarkRow>& per_round = rows[name];
+    if (per_round.size() == c.rounds) {
+      c.rows.push_back(combine_rounds(per_round, o));
+    } else {
+      once(c.notes, name + ": compared in " + std::to_string(per_round.size()) + " of " +
+                        std::to_string(c.rounds) + " rounds only, so not judged");
+    }
+  }
+  for (const auto& [name, per_round] : rows) {
+    if (std::find(order.begin(), order.end(), name) == order.end()) {
+      once(c.notes, name + ": compared in " + std::to_string(per_round.size()) + " of " +
+                        std::to_string(c.rounds) + " rounds only, so not judged");
+    }
+  }
+  return c;
+}
+
 std::string render_comparison(const Comparison& c, TextFormat format) {
   const bool md = format == TextFormat::Markdown;
   const std::string h = md ? "### " : "";
   const std::string bullet = md ? "- " : "  ";
   std::string out;
   out += (md ? "## vitbench compare\n\n" : "");
+  const bool rounds = c.rounds > 0;
   out += report_line(md ? "- base: " : "base: ", c.base);
   out += report_line(md ? "- new: " : "new:  ", c.now);
+  if (rounds) out += (md ? "- " : "") + std::string("those are round 1 of ") +
+                     std::to_string(c.rounds) + "; medians and ratios below are over the rounds\n";
   out += (md ? "- " : "") + std::string("threshold ") + format_compact(c.options.threshold * 100, 3) +
-         "%, Mann-Whitney U (two-sided) at alpha " + format_compact(c.options.alpha, 3) +
-         ", at least " + std::to_string(repetitions_needed(c.options.alpha)) +
-         " repetitions each side for significance\n\n";
+         "%, " +
+         (rounds ? "Wilcoxon signed-rank over the rounds' new/base ratios (two-sided) at alpha " +
+                       format_compact(c.options.alpha, 3) + ", at least " +
+                       std::to_string(pairs_needed(c.options.alpha)) + " rounds for significance"
+                 : "Mann-Whitney U (two-sided) at alpha " + format_compact(c.options.alpha, 3) +
+                       ", at least " + std::to_string(repetitions_needed(c.options.alpha)) +
+                       " repetitions each side for significance") +
+         "\n\n";
 
   Table t{{"benchmark", "base median", "new median", "new/base", "base GFLOP/s", "new GFLOP/s",
            "p-value", "verdict"},
           {}};
+  if (rounds) t.header.insert(t.header.begin() + 4, "rounds' new/base");
   for (const BenchmarkRow& r : c.rows) {
     std::string p = r.p_value ? format_number(*r.p_value, 2) : "n/a";
     std::string verdict = r.verdict == "regression" ? "REGRESSION" : r.verdict;
@@ -271,12 +387,19 @@ std::string render_comparison(const Comparison& c, TextFormat format) {
     if (r.significance == "not enough repetitions") {
       verdict += " (not enough repetitions: " + std::to_string(r.base_repetitions) + " vs " +
                  std::to_string(r.new_repetitions) + ")";
+    } else if (r.significance == "not enough rounds") {
+      verdict += " (not enough rounds: " + std::to_string(r.rounds) + ")";
     } else if (r.verdict != "unchanged") {
       verdict += " (" + r.significance + ")";
     }
-    t.rows.push_back({r.name, format_duration(r.base_ns), format_duration(r.new_ns),
-                      format_number(r.ratio, 4), format_optional(r.base_gflops),
-                      format_optional(r.new_gflops), p, verdict});
+    std::vector<std::string> cells = {r.name, format_duration(r.base_ns), format_duration(r.new_ns),
+                                      format_number(r.ratio, 4), format_optional(r.base_gflops),
+                                      format_optional(r.new_gflops), p, verdict};
+    if (rounds) {
+      cells.insert(cells.begin() + 4,
+                   format_number(r.ratio_min, 4) + " to " + format_number(r.ratio_max, 4));
+    }
+    t.rows.push_back(cells);
   }
   out += h + "Performance: " + std::to_string(c.rows.size()) + " benchmarks in both reports\n";
   out += (md ? "\n" : "") + t.render(format) + "\n";
@@ -328,6 +451,11 @@ nlohmann::json comparison_json(const Comparison& c) {
                     {"new_gflops", opt(r.new_gflops)}, {"p_value", opt(r.p_value)},
                     {"significance", r.significance}, {"verdict", r.verdict},
                     {"regression", r.regression}});
+    if (c.rounds) {
+      rows.back()["rounds"] = r.rounds;
+      rows.back()["ratio_min"] = num(r.ratio_min);
+      rows.back()["ratio_max"] = num(r.ratio_max);
+    }
   }
   json failures = json::array();
   for (const FailedBenchmark& f : c.failures) {
@@ -343,6 +471,7 @@ nlohmann::json comparison_json(const Comparison& c) {
   return {{"vitbench_compare", 1},
           {"base", info(c.base)},
           {"new", info(c.now)},
+          {"rounds", c.rounds},
           {"threshold", c.options.threshold},
           {"alpha", c.options.alpha},
           {"accuracy_factor", c.options.accuracy_factor},

@@ -29,9 +29,14 @@ struct BenchmarkRow {
   double base_ns = 0, new_ns = 0;
   double ratio = 1;  // new / base median time: above 1 is slower
   size_t base_repetitions = 0, new_repetitions = 0;
+  // With rounds (compare_rounds): how many, the smallest and largest round's ratio; base_ns and
+  // new_ns are then the medians of the rounds' medians, ratio the median of the rounds' ratios,
+  // and the repetitions are summed over the rounds.
+  size_t rounds = 0;
+  double ratio_min = 1, ratio_max = 1;
   std::optional<double> base_gflops, new_gflops;
   std::optional<double> p_value;  // only when there were enough repetitions for the test
-  std::string significance;       // "significant", "not significant", "not enough repetitions"
+  std::string significance;  // "significant", "not significant", "not enough repetitions"/"rounds"
   std::string verdict;            // "regression", "improvement", "unchanged", "noise"
   bool regression = false;
 };
@@ -57,7 +62,8 @@ struct ReportInfo {
 };
 
 struct Comparison {
-  ReportInfo base, now;
+  ReportInfo base, now;  // with rounds: the first round's
+  size_t rounds = 0;     // 0: two reports; else compare_rounds over this many rounds
   CompareOptions options;
   std::vector<BenchmarkRow> rows;
   std::vector<std::string> only_in_base, only_in_new;
@@ -75,6 +81,17 @@ struct Comparison {
 void check_same_machine(const Report& base, const Report& now);
 
 Comparison compare_reports(const Report& base, const Report& now, const CompareOptions& options);
+
+// Rounds of an alternated run (base, new, base, new, ... on one machine, so that the machine's
+// slow and fast spells fall on both sides): `reports` holds base_1, new_1, base_2, new_2, ...,
+// at least two rounds. Each round is compared as compare_reports does; a benchmark present in
+// every round is then judged by its rounds' new/base ratios: their median is the effect, and
+// Wilcoxon's signed-rank test over their logarithms says whether the sign is consistent beyond
+// chance (it takes pairs_needed(alpha) rounds, 6 at 0.05). A benchmark missing from a round is
+// listed, a failure in any round counts as in compare_reports, and accuracy findings are
+// gathered from every round. Refuses (core::Error) an odd count, a single round, or, without
+// cross_machine, any report from another CPU or thread count than the first.
+Comparison compare_rounds(const std::vector<Report>& reports, const CompareOptions& options);
 std::string render_comparison(const Comparison& c, TextFormat format);
 nlohmann::json comparison_json(const Comparison& c);
 

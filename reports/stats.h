@@ -1,5 +1,6 @@
-// The statistics compare needs, with no dependency: medians and the Mann-Whitney U test that
-// Google Benchmark's tools/compare.py runs (through scipy) to tell a change from noise.
+// The statistics compare needs, with no dependency: medians, the Mann-Whitney U test that
+// Google Benchmark's tools/compare.py runs (through scipy) to tell a change from noise, and
+// Wilcoxon's signed-rank test for rounds of an alternated run (compare --rounds).
 #pragma once
 
 #include <cstddef>
@@ -32,5 +33,24 @@ double min_two_sided_p(size_t n, size_t m);
 // Repetitions needed per side (equal counts) for a two-sided test at `alpha` to be able to
 // succeed; used in the "not enough repetitions" message.
 size_t repetitions_needed(double alpha);
+
+struct SignedRankTest {
+  // False when no outcome could reach p < alpha with this many non-zero differences (5 or fewer
+  // at 0.05: the smallest two-sided p is 2/2^n), so the p-value proves nothing.
+  bool enough = false;
+  double p = 1.0;     // two-sided, exact
+  size_t n = 0;       // non-zero differences (zeros carry no sign and are dropped)
+  double w_plus = 0;  // the sum of the positive differences' ranks
+};
+
+// Wilcoxon's signed-rank test that paired differences (here the log of each round's new/base
+// ratio) are centred on zero, two-sided, with the exact distribution of W+ given the ranks: ties
+// in |d| share their average rank, zeros are dropped, as scipy.stats.wilcoxon(zero_method="wilcox")
+// does, but exact with ties too. At most kMaxSignedRankPairs differences.
+inline constexpr size_t kMaxSignedRankPairs = 100;
+SignedRankTest wilcoxon_signed_rank(std::span<const double> d, double alpha);
+
+// Pairs (rounds) needed for the signed-rank test at `alpha` to be able to succeed.
+size_t pairs_needed(double alpha);
 
 }  // namespace vitbench::reports

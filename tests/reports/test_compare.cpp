@@ -258,6 +258,135 @@ TEST(Compare, MarkdownForJobSummaries) {
   EXPECT_NE(md.find("**FAIL**"), std::string::npos) << md;
 }
 
+// ---- Rounds of an alternated run (compare --rounds) ----
+
+constexpr const char* kModelHwy = "model/vit-ti16@224/b1/t2/hwy";
+
+// `r` with every repetition of benchmark `name` `factor` times as long.
+Report slowed(Report r, const std::string& name, double factor) {
+  for (Benchmark& b : r.benchmarks) {
+    if (b.name != name) continue;
+    for (double& t : b.times_ns) t *= factor;
+    if (b.median_aggregate_ns) *b.median_aggregate_ns *= factor;
+  }
+  return r;
+}
+
+// Rounds base, base·f_i: the new side's time for kModelHwy is f_i times the base's in round i.
+std::vector<Report> rounds_with_ratios(const std::vector<double>& factors) {
+  const Report base = load_report(fixture("base.json"));
+  std::vector<Report> reports;
+  for (double f : factors) {
+    reports.push_back(base);
+    reports.push_back(slowed(base, kModelHwy, f));
+  }
+  return reports;
+}
+
+TEST(CompareRounds, ASlowdownInEveryRoundIsASignificantRegression) {
+  const Comparison c = compare_rounds(rounds_with_ratios({1.2, 1.15, 1.25, 1.18, 1.22, 1.2}), {});
+  EXPECT_EQ(c.rounds, 6u);
+  const BenchmarkRow* r = row(c, kModelHwy);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->rounds, 6u);
+  EXPECT_NEAR(r->ratio, 1.2, 1e-12);  // the median of the six ratios
+  EXPECT_NEAR(r->ratio_min, 1.15, 1e-12);
+  EXPECT_NEAR(r->ratio_max, 1.25, 1e-12);
+  ASSERT_TRUE(r->p_value);
+  EXPECT_NEAR(*r->p_value, 2.0 / 64, 1e-12);  // all six the same sign
+  EXPECT_EQ(r->verdict, "regression");
+  EXPECT_EQ(c.performance_regressions(), 1u);
+  // The repetitions of every round are counted.
+  const Report base = load_report(fixture("base.json"));
+  EXPECT_EQ(r->base_repetitions, 6 * base.find(kModelHwy)->times_ns.size());
+  const std::string text = render_comparison(c, TextFormat::Text);
+  EXPECT_NE(text.find("Wilcoxon signed-rank over the rounds"), std::string::npos) << text;
+  EXPECT_NE(text.find("1.150 to 1.250"), std::string::npos) << text;
+  EXPECT_NE(text.find("REGRESSION +20.0% (significant)"), std::string::npos) << text;
+  const nlohmann::json j = comparison_json(c);
+  EXPECT_EQ(j["rounds"], 6);
+  EXPECT_EQ(j["summary"]["performance_regressions"], 1);
+}
+
+TEST(CompareRounds, ASlowdownThatChangesSignBetweenRoundsIsNoise) {
+  // A median 21% slower, but two rounds of six faster: the machine's spells, not the change.
+  const Comparison c = compare_rounds(rounds_with_ratios({1.3, 1.25, 0.8, 1.2, 0.85, 1.22}), {});
+  const BenchmarkRow* r = row(c, kModelHwy);
+  ASSERT_NE(r, nullptr);
+  EXPECT_NEAR(r->ratio, 1.21, 1e-12);
+  ASSERT_TRUE(r->p_value);
+  EXPECT_GT(*r->p_value, 0.05);
+  EXPECT_EQ(r->verdict, "noise");
+  EXPECT_FALSE(c.regressed()) << render_comparison(c, TextFormat::Text);
+}
+
+TEST(CompareRounds, TooFewRoundsSaySoAndTheThresholdDecides) {
+  const Comparison slow = compare_rounds(rounds_with_ratios({1.2, 1.2, 1.2}), {});
+  const BenchmarkRow* r = row(slow, kModelHwy);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->significance, "not enough rounds");
+  EXPECT_FALSE(r->p_value);
+  EXPECT_EQ(r->verdict, "regression");
+  EXPECT_NE(render_comparison(slow, TextFormat::Text).find("(not enough rounds: 3)"),
+            std::string::npos);
+  const Comparison same = compare_rounds(rounds_with_ratios({1.01, 0.99, 1.0}), {});
+  EXPECT_FALSE(same.regressed());
+  for (const BenchmarkRow& b : same.rows) EXPECT_EQ(b.verdict, "unchanged") << b.name;
+}
+
+TEST(CompareRounds, WhatIsNotInEveryRoundIsListedAndAccuracyIsGathered) {
+  std::vector<Report> reports = rounds_with_ratios({1.0, 1.0, 1.0});
+  // Round 2's new report lacks the model benchmark; round 3's is less accurate.
+  auto& missing = reports[3].benchmarks;
+  missing.erase(std::remove_if(missing.begin(), missing.end(),
+                               [](const Benchmark& b) { return b.name == kModelHwy; }),
+                missing.end());
+  reports[5] = load_report(fixture("new_accuracy.json"));
+  const Comparison c = compare_rounds(reports, {});
+  EXPECT_FALSE(row(c, kModelHwy));
+  EXPECT_NE(std::find(c.only_in_base.begin(), c.only_in_base.end(), kModelHwy),
+            c.only_in_base.end());
+  // Benchmarks the same in every round: p 1, not "not enough rounds" (no round differs at all).
+  const Comparison same = compare_rounds(rounds_with_ratios(std::vector<double>(6, 1.0)), {});
+  for (const BenchmarkRow& b : same.rows) {
+    EXPECT_EQ(b.significance, "not significant") << b.name;
+    EXPECT_EQ(b.p_value.value_or(0), 1.0) << b.name;
+  }
+  const auto note = std::find_if(c.notes.begin(), c.notes.end(), [](const std::string& n) {
+    return n == std::string(kModelHwy) + ": compared in 2 of 3 rounds only, so not judged";
+  });
+  EXPECT_NE(note, c.notes.end()) << render_comparison(c, TextFormat::Text);
+  EXPECT_GT(c.accuracy_regressions(), 0u);
+  // Each finding once, however many rounds repeat it.
+  const Comparison once = compare_rounds({load_report(fixture("base.json")),
+                                          load_report(fixture("new_accuracy.json")),
+                                          load_report(fixture("base.json")),
+                                          load_report(fixture("new_accuracy.json"))},
+                                         {});
+  const Comparison pair = compare_fixtures("base.json", "new_accuracy.json");
+  EXPECT_EQ(once.accuracy.size(), pair.accuracy.size());
+}
+
+TEST(CompareRounds, RefusesOddCountsASingleRoundAndOtherMachines) {
+  const Report base = load_report(fixture("base.json"));
+  const auto message = [](const std::vector<Report>& reports, const CompareOptions& o = {}) {
+    try {
+      compare_rounds(reports, o);
+    } catch (const core::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(message({base, base, base}).find("at least two rounds; got 3 reports"),
+            std::string::npos);
+  EXPECT_NE(message({base, base}).find("at least two rounds; got 2 reports"), std::string::npos);
+  const Report b = load_report(fixture("machine_b.json"));
+  EXPECT_NE(message({base, base, base, b}).find("is not the base's"), std::string::npos);
+  CompareOptions cross;
+  cross.cross_machine = true;
+  EXPECT_EQ(message({base, base, base, b}, cross), "");
+}
+
 TEST(CompareAcross, OneColumnPerMachineAndWinners) {
   std::vector<Report> reports = {load_report(fixture("new_slow.json")),
                                  load_report(fixture("base.json")),

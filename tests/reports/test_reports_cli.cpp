@@ -53,6 +53,23 @@ TEST(CompareCli, SlowdownExitsOneAndWritesTheSummary) {
             0);
 }
 
+TEST(CompareCli, RoundsOfAnAlternatedRun) {
+  TempDir dir;
+  const std::string base = fixture("base.json"), slow = fixture("new_slow.json");
+  const std::string summary = dir / "rounds.json";
+  const CommandResult r =
+      vitbench({"compare", "--rounds", base, slow, base, slow, "--json", summary}, dir);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;  // 20% slower in both rounds: over the threshold
+  EXPECT_NE(r.out.find("those are round 1 of 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("REGRESSION +20.0% (not enough rounds: 2)"), std::string::npos) << r.out;
+  EXPECT_EQ(json::parse(testing::read_bytes(summary))["rounds"], 2);
+  EXPECT_EQ(vitbench({"compare", "--rounds", base, base, base, base}, dir).exit_code, 0);
+  expect_refused(vitbench({"compare", "--rounds", base, slow, base}, dir), "compare --rounds",
+                 "at least two rounds; got 3 reports");
+  expect_refused(vitbench({"compare", "--rounds", "--across", base, slow, base, slow}, dir),
+                 "--across excludes --rounds", "");
+}
+
 TEST(CompareCli, AccuracyRegressionExitsOne) {
   TempDir dir;
   const CommandResult r = vitbench({"compare", fixture("base.json"), fixture("new_accuracy.json"),
