@@ -338,19 +338,12 @@ Comparison compare_rounds(const std::vector<Report>& reports, const CompareOptio
     }
   }
   for (const std::string& name : order) {
-    const std::vector<BenchmarkRow>& per_round = rows[name];
-    if (per_round.size() == c.rounds) {
-      c.rows.push_back(combine_rounds(per_round, o));
-    } else {
-      once(c.notes, name + ": compared in " + std::to_string(per_round.size()) + " of " +
-                        std::to_string(c.rounds) + " rounds only, so not judged");
-    }
+    if (rows[name].size() == c.rounds) c.rows.push_back(combine_rounds(rows[name], o));
   }
   for (const auto& [name, per_round] : rows) {
-    if (std::find(order.begin(), order.end(), name) == order.end()) {
-      once(c.notes, name + ": compared in " + std::to_string(per_round.size()) + " of " +
-                        std::to_string(c.rounds) + " rounds only, so not judged");
-    }
+    if (per_round.size() == c.rounds) continue;
+    c.notes.push_back(name + ": compared in " + std::to_string(per_round.size()) + " of " +
+                      std::to_string(c.rounds) + " rounds only, so not judged");
   }
   return c;
 }
