@@ -19,8 +19,10 @@ packages=(g++ cmake make pkg-config git ca-certificates
           libblis-dev libhwy-dev nlohmann-json3-dev libbenchmark-dev libgtest-dev libcli11-dev libstb-dev)
 if [ "$mode" != main ]; then
   # The tests' own tools: clang's libFuzzer and sanitizer runtimes (tests/fuzz), Chromium for the
-  # dashboard's browser test, jsonschema for checking reports against reports/schema.
-  packages+=(clang libclang-rt-14-dev chromium python3-jsonschema)
+  # dashboard's browser test, jsonschema for checking reports against reports/schema, numpy for
+  # the tests that read our .npy and safetensors files with it and run the golden generator's
+  # Python twin of the seeded weights.
+  packages+=(clang libclang-rt-14-dev chromium python3-jsonschema python3-numpy)
 fi
 missing=()
 for p in "${packages[@]}"; do
