@@ -2,9 +2,10 @@
 // binary. Each target this CPU can run is chosen in turn for `infer`; the command says which one
 // ran, and its logits are the same function's: within 1e-5 of max|logit| of the float64 reference
 // backend's, every top-1 equal. The bound: the small model's float32 logits sit 4e-7 to 7e-7
-// from the reference on every target (measured; the targets differ only in how LayerNorm and the
-// softmax order their sums), so 1e-5 leaves room for rounding and none for a wrong kernel, which
-// is off by percents.
+// from the reference on every target (measured; at this model's sizes every GEMM sums in one K
+// block in the same order on every target, and what differs is how the vector width splits the
+// LayerNorm and softmax sums), so 1e-5 leaves room for rounding and none for a wrong kernel,
+// which is off by percents.
 // Bad values and --simd with peers are refused in one line.
 #include <cctype>
 #include <string>
