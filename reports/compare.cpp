@@ -394,7 +394,8 @@ std::string render_comparison(const Comparison& c, TextFormat format) {
     }
     t.rows.push_back(cells);
   }
-  out += h + "Performance: " + std::to_string(c.rows.size()) + " benchmarks in both reports\n";
+  out += h + "Performance: " + std::to_string(c.rows.size()) + " benchmarks in " +
+         (rounds ? "every round" : "both reports") + "\n";
   out += (md ? "\n" : "") + t.render(format) + "\n";
 
   auto list = [&](const std::string& title, const std::vector<std::string>& names) {

@@ -301,6 +301,7 @@ TEST(CompareRounds, ASlowdownInEveryRoundIsASignificantRegression) {
   EXPECT_EQ(r->base_repetitions, 6 * base.find(kModelHwy)->times_ns.size());
   const std::string text = render_comparison(c, TextFormat::Text);
   EXPECT_NE(text.find("Wilcoxon signed-rank over the rounds"), std::string::npos) << text;
+  EXPECT_NE(text.find("Performance: 10 benchmarks in every round"), std::string::npos) << text;
   EXPECT_NE(text.find("1.150 to 1.250"), std::string::npos) << text;
   EXPECT_NE(text.find("REGRESSION +20.0% (significant)"), std::string::npos) << text;
   const nlohmann::json j = comparison_json(c);
