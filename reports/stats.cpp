@@ -118,6 +118,7 @@ SignedRankTest wilcoxon_signed_rank(std::span<const double> d, double alpha) {
   SignedRankTest t;
   std::vector<double> nonzero;
   for (double x : d) {
+    if (!std::isfinite(x)) return t;  // no rank for it: nothing can be concluded
     if (x != 0) nonzero.push_back(x);
   }
   t.n = nonzero.size();

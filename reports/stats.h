@@ -46,7 +46,8 @@ struct SignedRankTest {
 // Wilcoxon's signed-rank test that paired differences (here the log of each round's new/base
 // ratio) are centred on zero, two-sided, with the exact distribution of W+ given the ranks: ties
 // in |d| share their average rank, zeros are dropped, as scipy.stats.wilcoxon(zero_method="wilcox")
-// does, but exact with ties too. At most kMaxSignedRankPairs differences.
+// does, but exact with ties too. At most kMaxSignedRankPairs differences; a NaN or infinite one
+// makes the test inconclusive (enough false, p 1).
 inline constexpr size_t kMaxSignedRankPairs = 100;
 SignedRankTest wilcoxon_signed_rank(std::span<const double> d, double alpha);
 

@@ -139,6 +139,11 @@ TEST(SignedRank, SaysWhenRoundsCannotReachSignificance) {
   EXPECT_FALSE(wilcoxon_signed_rank(std::vector<double>{0, 0, 0, 0, 0, 0, 0}, 0.05).enough);
   EXPECT_EQ(wilcoxon_signed_rank(std::vector<double>{0, 0, 0, 0, 0, 0, 0}, 0.05).p, 1.0);
   EXPECT_FALSE(wilcoxon_signed_rank(std::vector<double>(kMaxSignedRankPairs + 1, 1.0), 0.05).enough);
+  for (double bad : {NAN, INFINITY, -INFINITY}) {
+    const SignedRankTest t = wilcoxon_signed_rank(std::vector<double>{1, 2, 3, bad, 5, 6, 7}, 0.05);
+    EXPECT_FALSE(t.enough) << bad;
+    EXPECT_EQ(t.p, 1.0) << bad;
+  }
 }
 
 TEST(SignedRank, MatchesEverySignAssignmentEnumerated) {
