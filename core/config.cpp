@@ -35,9 +35,7 @@ std::vector<std::string> parse_labels(const nlohmann::json& json, const std::str
   if (id2label == json.end()) {
     if (!declared) fail(where, "neither \"num_labels\" nor \"id2label\" is given");
     *num_labels = *declared;
-    std::vector<std::string> labels;
-    for (size_t i = 0; i < *num_labels; ++i) labels.push_back("LABEL_" + std::to_string(i));
-    return labels;
+    return default_labels(*num_labels);
   }
   if (!id2label->is_object() || id2label->empty()) {
     fail(where, "\"id2label\" must be a non-empty object");
@@ -48,24 +46,7 @@ std::vector<std::string> parse_labels(const nlohmann::json& json, const std::str
     fail(where, "\"num_labels\" is " + std::to_string(*declared) + " but \"id2label\" has " +
                     std::to_string(n) + " entries");
   }
-  std::vector<std::string> labels(n);
-  std::vector<bool> seen(n, false);
-  for (const auto& [key, value] : id2label->items()) {
-    size_t id = 0;
-    size_t used = 0;
-    try {
-      id = std::stoul(key, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != key.size() || key.empty() || id >= n || seen[id]) {
-      fail(where, "\"id2label\" key " + json_quoted(key) + " is not a unique id in [0, " +
-                      std::to_string(n) + ")");
-    }
-    if (!value.is_string()) fail(where, "\"id2label\"[" + json_quoted(key) + "] must be a string");
-    seen[id] = true;
-    labels[id] = value.get<std::string>();
-  }
+  const std::vector<std::string> labels = labels_by_id(*id2label, "id2label", where);
   auto label2id = json.find("label2id");
   if (label2id != json.end()) {
     if (!label2id->is_object()) fail(where, "\"label2id\" must be an object");
@@ -111,6 +92,13 @@ bool split_preset(const std::string& name, std::string* base, size_t* image_size
 }
 
 }  // namespace
+
+std::vector<std::string> default_labels(size_t n) {
+  std::vector<std::string> labels;
+  labels.reserve(n);
+  for (size_t i = 0; i < n; ++i) labels.push_back("LABEL_" + std::to_string(i));
+  return labels;
+}
 
 void Config::validate(const std::string& where) const {
   auto require = [&](bool ok, const std::string& what) {
@@ -232,7 +220,7 @@ Config preset_config(const std::string& name) {
   c.num_channels = 3;
   c.num_labels = 1000;
   c.layer_norm_eps = 1e-6;  // timm's and torchvision's ViT default
-  for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+  c.labels = default_labels(c.num_labels);
   c.validate(name);
   return c;
 }

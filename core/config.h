@@ -48,6 +48,9 @@ struct Config {
   void validate(const std::string& where) const;
 };
 
+// "LABEL_0" ... "LABEL_<n-1>": the names transformers gives classes a config.json leaves unnamed.
+std::vector<std::string> default_labels(size_t n);
+
 // Parses HuggingFace ViTConfig fields (see README "Model folders"); `where` names the file.
 Config parse_config(const nlohmann::json& json, const std::string& where);
 nlohmann::json config_to_json(const Config& config);

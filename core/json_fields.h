@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +38,35 @@ inline size_t positive_int(const nlohmann::json& json, const char* key, const st
                     "], got " + std::to_string(value));
   }
   return static_cast<size_t>(value);
+}
+
+// An object of class ids to names, as HuggingFace's id2label and timm's label_names write it
+// ({"0": "cat", "1": "dog"}, in any order): one name for each id in [0, object.size()), each key
+// an id as Python's int() of a decimal reads it, each name a string. `field` names it in errors.
+inline std::vector<std::string> labels_by_id(const nlohmann::json& object, const char* field,
+                                             const std::string& where) {
+  const size_t n = object.size();
+  std::vector<std::string> labels(n);
+  std::vector<bool> seen(n, false);
+  for (const auto& [key, value] : object.items()) {
+    size_t id = 0;
+    size_t used = 0;
+    try {
+      id = std::stoul(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != key.size() || key.empty() || id >= n || seen[id]) {
+      fail(where, std::string("\"") + field + "\" key " + json_quoted(key) +
+                      " is not a unique id in [0, " + std::to_string(n) + ")");
+    }
+    if (!value.is_string()) {
+      fail(where, std::string("\"") + field + "\"[" + json_quoted(key) + "] must be a string");
+    }
+    seen[id] = true;
+    labels[id] = value.get<std::string>();
+  }
+  return labels;
 }
 
 // json[key] as a string; `fallback` when the key is absent.

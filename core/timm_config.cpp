@@ -130,37 +130,21 @@ void expect_arg(const json& args, const char* key, size_t actual, const char* wh
   }
 }
 
+// timm's label_names (or the single-dict form's labels): a list, or an object of class ids.
 std::vector<std::string> parse_label_names(const json& names, size_t num_classes,
                                            const std::string& where) {
-  std::vector<std::string> labels(num_classes);
-  if (names.is_array()) {
-    if (names.size() != num_classes) {
-      fail(where, "\"label_names\" has " + std::to_string(names.size()) +
-                      " entries but num_classes is " + std::to_string(num_classes));
-    }
-    for (size_t i = 0; i < num_classes; ++i) {
-      if (!names[i].is_string()) fail(where, "\"label_names\" must hold strings");
-      labels[i] = names[i].get<std::string>();
-    }
-    return labels;
+  if (!names.is_array() && !names.is_object()) {
+    fail(where, "\"label_names\" must be a list or an object");
   }
-  if (!names.is_object()) fail(where, "\"label_names\" must be a list or an object");
-  // An object maps class ids to names where ids have gaps; every class needs one here.
-  std::vector<bool> seen(num_classes, false);
-  for (const auto& [key, value] : names.items()) {
-    size_t id = num_classes;
-    if (!key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos) {
-      id = std::stoul(key);
-    }
-    if (id >= num_classes || seen[id] || !value.is_string()) {
-      fail(where, "\"label_names\" key " + json_quoted(key) + " is not a unique class id in [0, " +
-                      std::to_string(num_classes) + ") with a string name");
-    }
-    seen[id] = true;
-    labels[id] = value.get<std::string>();
+  if (names.size() != num_classes) {
+    fail(where, "\"label_names\" has " + std::to_string(names.size()) +
+                    " entries but num_classes is " + std::to_string(num_classes));
   }
-  for (size_t i = 0; i < num_classes; ++i) {
-    if (!seen[i]) fail(where, "\"label_names\" has no name for class " + std::to_string(i));
+  if (names.is_object()) return labels_by_id(names, "label_names", where);
+  std::vector<std::string> labels;
+  for (const json& name : names) {
+    if (!name.is_string()) fail(where, "\"label_names\" must hold strings");
+    labels.push_back(name.get<std::string>());
   }
   return labels;
 }
@@ -171,14 +155,17 @@ bool is_timm_config(const json& j) {
   return j.is_object() && j.contains("architecture") && !j.contains("hidden_size");
 }
 
+const json& timm_pretrained_cfg(const json& config, const std::string& where) {
+  const json* pretrained = find_object(config, "pretrained_cfg", where);
+  return pretrained ? *pretrained : config;
+}
+
 Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::string& where,
                          const std::string& weights_path) {
   if (!is_timm_config(j)) fail(where, "not a timm config.json (no \"architecture\")");
   const std::string architecture = string_field(j, "architecture", where, "");
   const ArchitectureName name = parse_architecture(architecture, where);
-  // timm's older single-dict config.json holds pretrained_cfg's keys at the top level.
-  const json* pretrained = find_object(j, "pretrained_cfg", where);
-  if (!pretrained) pretrained = &j;
+  const json* pretrained = &timm_pretrained_cfg(j, where);
   json model_args = json::object();
   if (const json* given = find_object(j, "model_args", where)) model_args = *given;
   // timm takes img_size as an int or as [height, width]; a square pair is the int.
@@ -286,7 +273,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   if (names && !names->is_null()) {
     c.labels = parse_label_names(*names, c.num_labels, where);
   } else {
-    for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+    c.labels = default_labels(c.num_labels);
   }
 
   // Pooling: the class token, or the mean of the final-normed patch tokens.

@@ -33,6 +33,11 @@ using TensorShapes = std::map<std::string, Shape>;
 // and no "hidden_size".
 bool is_timm_config(const nlohmann::json& json);
 
+// timm's data config (input size, interpolation, crop, mean and std): config.json's
+// "pretrained_cfg", or the config itself in timm's older single-dict form, which holds those
+// keys at the top level. Refuses a "pretrained_cfg" that is not an object (errors name `where`).
+const nlohmann::json& timm_pretrained_cfg(const nlohmann::json& config, const std::string& where);
+
 // The Config of a timm model folder. Errors about the file's fields name `config_path`; errors
 // about dimensions the tensors should give name `weights_path`.
 Config parse_timm_config(const nlohmann::json& json, const TensorShapes& shapes,

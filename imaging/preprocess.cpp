@@ -68,6 +68,18 @@ std::array<double, 3> per_channel(const json& j, const char* key, std::array<dou
   return out;
 }
 
+// A per-channel standard deviation, which normalizing divides by: a zero entry is refused when
+// the division happens (`used`).
+std::array<double, 3> std_per_channel(const json& j, const char* key,
+                                      std::array<double, 3> fallback, bool used,
+                                      const std::string& where) {
+  const std::array<double, 3> out = per_channel(j, key, fallback, where);
+  for (double s : out) {
+    if (used && s == 0) fail(where, std::string("\"") + key + "\" has a zero entry (division by zero)");
+  }
+  return out;
+}
+
 void refuse_if_set(const json& j, const char* key, const char* why, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null() || (it->is_boolean() && !it->get<bool>())) return;
@@ -134,10 +146,7 @@ PreprocessConfig parse_preprocess_config(const json& j, const core::Config& mode
 
   c.do_normalize = bool_field(j, "do_normalize", c.do_normalize, where);
   c.image_mean = per_channel(j, "image_mean", c.image_mean, where);
-  c.image_std = per_channel(j, "image_std", c.image_std, where);
-  for (double s : c.image_std) {
-    if (c.do_normalize && s == 0) fail(where, "\"image_std\" has a zero entry (division by zero)");
-  }
+  c.image_std = std_per_channel(j, "image_std", c.image_std, c.do_normalize, where);
   return c;
 }
 
@@ -213,10 +222,7 @@ PreprocessConfig parse_timm_data_config(const json& j, const core::Config& model
   c.do_rescale = true;  // ToTensor's x / 255 in float32: the same floats as x * (1 / 255.0)
   c.do_normalize = true;
   c.image_mean = per_channel(j, "mean", {0.485, 0.456, 0.406}, where);  // IMAGENET_DEFAULT_MEAN
-  c.image_std = per_channel(j, "std", {0.229, 0.224, 0.225}, where);    // IMAGENET_DEFAULT_STD
-  for (double s : c.image_std) {
-    if (s == 0) fail(where, "\"std\" has a zero entry (division by zero)");
-  }
+  c.image_std = std_per_channel(j, "std", {0.229, 0.224, 0.225}, true, where);  // IMAGENET_DEFAULT_STD
   return c;
 }
 
@@ -235,12 +241,9 @@ PreprocessConfig preprocess_config_for_model(const std::string& model_dir_or_pre
   if (std::filesystem::exists(config_path, ec)) {
     const json config = core::read_json_file(config_path);
     if (core::is_timm_config(config)) {
-      // Without "pretrained_cfg", timm's older single-dict form: its keys at the top level.
-      const auto it = config.find("pretrained_cfg");
-      if (it == config.end() || it->is_null()) {
-        return parse_timm_data_config(config, model, config_path);
-      }
-      return parse_timm_data_config(*it, model, config_path + ": pretrained_cfg");
+      const json& data = core::timm_pretrained_cfg(config, config_path);
+      return parse_timm_data_config(
+          data, model, &data == &config ? config_path : config_path + ": pretrained_cfg");
     }
   }
   return default_preprocess_config(model);

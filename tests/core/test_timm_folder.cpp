@@ -16,6 +16,7 @@
 #include "core/timm_config.h"
 #include "tests/core/io_test_util.h"
 #include "tests/core/model_folder_util.h"
+#include "tests/small_config.h"
 
 namespace vitbench::core {
 namespace {
@@ -50,21 +51,19 @@ json hub_config(const std::string& architecture, size_t num_classes, size_t num_
 // Odd sizes that no timm name implies (hidden 72 with 3 heads, MLP 100, 7 classes, 32 px with
 // patch 8), so they must come from the tensors and model_args; tanh GELU, no q/k/v bias and
 // mean pooling, so that each of those keys is exercised.
+// The shared small model's 2 layers of 3 heads and eps, at those sizes.
 Config odd_config() {
-  Config c;
+  Config c = vitbench::testing::small_config();
   c.name = "odd";
   c.hidden_size = 72;
-  c.num_layers = 2;
-  c.num_heads = 3;
   c.intermediate_size = 100;
   c.image_size = 32;
   c.patch_size = 8;
   c.num_labels = 7;
-  c.layer_norm_eps = 1e-6;
   c.gelu = GeluKind::Tanh;
   c.qkv_bias = false;
   c.pooling = Pooling::Mean;
-  for (const char* l : {"ant", "bee", "cat", "dog", "eel", "fox", "gnu"}) c.labels.push_back(l);
+  c.labels = {"ant", "bee", "cat", "dog", "eel", "fox", "gnu"};
   c.validate("odd_config");
   return c;
 }
@@ -72,7 +71,7 @@ Config odd_config() {
 json odd_timm_config() {
   json j = hub_config("vit_base_patch8_32", 7, 72, 32);
   j["global_pool"] = "avg";
-  j["label_names"] = {"ant", "bee", "cat", "dog", "eel", "fox", "gnu"};
+  j["label_names"] = odd_config().labels;
   j["model_args"] = {{"embed_dim", 72}, {"depth", 2},         {"num_heads", 3},
                      {"mlp_ratio", 100.0 / 72}, {"qkv_bias", false}, {"act_layer", "gelu_tanh"},
                      {"img_size", {32, 32}}};
