@@ -4,6 +4,8 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,12 +29,66 @@ constexpr TimmSize kSizes[] = {
 };
 
 // model_args keys that either say what the tensors already show (checked against them) or select
-// something this suite computes. Any other key could change the function, so it is refused.
+// something this suite computes.
 const std::set<std::string>& known_model_args() {
   static const std::set<std::string> keys = {
       "img_size", "patch_size", "in_chans", "num_classes", "global_pool", "embed_dim", "depth",
       "num_heads", "mlp_ratio", "qkv_bias", "class_token", "act_layer"};
   return keys;
+}
+
+// model_args keys that only act in training (dropout is the identity in eval mode; the others
+// choose the initialisation, which the stored weights replace): any value is accepted.
+const std::set<std::string>& training_only_model_args() {
+  static const std::set<std::string> keys = {
+      "drop_rate", "pos_drop_rate", "patch_drop_rate", "proj_drop_rate", "attn_drop_rate",
+      "drop_path_rate", "weight_init", "fix_init"};
+  return keys;
+}
+
+// model_args keys that select a variant this suite does not compute, accepted at the plain ViT's
+// values only (a config may spell the default out, as save_for_hf writes whatever it was given).
+struct VariantArg {
+  const char* key;
+  std::vector<json> plain;  // the values that mean "no variant"
+  const char* feature;
+};
+
+const std::vector<VariantArg>& variant_model_args() {
+  static const std::vector<VariantArg> args = {
+      // timm's fc_norm=None means "when global_pool is avg": the tensors then show it.
+      {"fc_norm", {json(false), json(nullptr)}, "fc_norm (a LayerNorm after pooling)"},
+      {"pre_norm", {json(false)}, "a LayerNorm before the blocks (CLIP-style pre-norm)"},
+      {"no_embed_class", {json(false)}, "position embeddings that skip the class token"},
+      {"qk_norm", {json(false)}, "QK normalization"},
+      {"reg_tokens", {json(0)}, "register tokens"},
+      {"init_values", {json(nullptr)}, "layer scale"},
+      {"dynamic_img_size", {json(false)}, "dynamic image sizes"},
+  };
+  return args;
+}
+
+// The error for a model_args key that is none of the above, listing the ones that are.
+[[noreturn]] void fail_unknown_model_arg(const std::string& key, const std::string& where) {
+  std::string known;
+  for (const std::string& k : known_model_args()) known += (known.empty() ? "" : ", ") + k;
+  for (const VariantArg& v : variant_model_args()) known += std::string(", ") + v.key;
+  for (const std::string& k : training_only_model_args()) known += ", " + k;
+  fail(where, "model_args key " + json_quoted(key) +
+                  " is not supported (it may change the model; known: " + known + ")");
+}
+
+void check_model_arg(const std::string& key, const json& value, const std::string& where) {
+  if (known_model_args().count(key) || training_only_model_args().count(key)) return;
+  for (const VariantArg& v : variant_model_args()) {
+    if (key != v.key) continue;
+    if (std::find(v.plain.begin(), v.plain.end(), value) == v.plain.end()) {
+      fail(where, "model_args." + key + " " + excerpt(value.dump()) + " selects " + v.feature +
+                      ", which this suite does not compute");
+    }
+    return;
+  }
+  fail_unknown_model_arg(key, where);
 }
 
 // The architecture name split as timm spells its ViTs: family_size_patchP[_...].
@@ -52,6 +108,15 @@ ArchitectureName parse_architecture(const std::string& name, const std::string& 
     return name.substr(begin, name.find('_', begin) - begin);
   };
   const std::string family = word(0);
+  // Two of timm's ViT families this suite knows by name and does not compute.
+  if (family == "deit3") {
+    fail(where, "architecture " + json_quoted(name) + " is DeiT III (layer scale, and position "
+                "embeddings that skip the class token), which this suite does not compute");
+  }
+  if (family == "deit" && word(2) == "distilled") {
+    fail(where, "architecture " + json_quoted(name) + " is a distilled DeiT (a distillation token "
+                "and a second head), which this suite does not compute");
+  }
   if (family != "vit" && family != "deit") {
     fail(where, "architecture " + json_quoted(name) +
                     " is not a plain Vision Transformer (supported: timm's vit_* and deit_*)");
@@ -173,14 +238,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
       it != model_args.end() && it->is_array() && it->size() == 2 && (*it)[0] == (*it)[1]) {
     *it = json((*it)[0]);
   }
-  for (const auto& [key, value] : model_args.items()) {
-    if (!known_model_args().count(key)) {
-      fail(where, "model_args key " + json_quoted(key) +
-                      " is not supported (it may change the model; known: img_size, patch_size, "
-                      "in_chans, num_classes, global_pool, embed_dim, depth, num_heads, mlp_ratio, "
-                      "qkv_bias, class_token, act_layer)");
-    }
-  }
+  for (const auto& [key, value] : model_args.items()) check_model_arg(key, value, where);
 
   Config c;
   c.name = where;

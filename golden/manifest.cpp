@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/json_file.h"
+#include "core/model_loader.h"
 #include "core/taps.h"
 #include "golden/sha256.h"
 #include "golden/tolerance.h"
@@ -31,6 +32,10 @@ class Fields {
  public:
   Fields(const nlohmann::json& json, std::string where) : json_(json), where_(std::move(where)) {
     if (!json_.is_object()) corrupt(where_, "expected a JSON object");
+  }
+  const nlohmann::json* find(const char* key) const {
+    auto it = json_.find(key);
+    return it == json_.end() ? nullptr : &*it;
   }
   const nlohmann::json& get(const char* key) const {
     auto it = json_.find(key);
@@ -204,15 +209,26 @@ Case load_case_checked(const CaseRef& ref) {
   c.description = m.get("description").is_string() ? m.string("description") : "";
 
   const std::string config_path = listed(m.string("config_file"));
-  const nlohmann::json config_json = core::read_json_file(config_path);
-  if (config_json != m.object("config")) {
-    corrupt(manifest_path, "\"config\" differs from " + config_path);
-  }
-  c.config = core::parse_config(config_json, config_path);
-
   const Fields weights(m.object("weights"), manifest_path + " \"weights\"");
-  if (weights.string("generator") != "core::generate_weights") {
-    corrupt(manifest_path, "weights must come from core::generate_weights");
+  if (auto folder = weights.find("model_folder")) {
+    // config.json is the library's; "config" is what the library built, in our words.
+    if (*folder != nlohmann::json{"config.json", "model.safetensors"} ||
+        m.string("config_file") != "config.json") {
+      corrupt(manifest_path, "a model folder is config.json and model.safetensors");
+    }
+    listed("model.safetensors");  // hashed, like every file the case relies on
+    c.config = core::parse_config(m.object("config"), manifest_path + " \"config\"");
+    c.model_folder = ref.dir;
+    c.library = weights.string("library");
+  } else {
+    const nlohmann::json config_json = core::read_json_file(config_path);
+    if (config_json != m.object("config")) {
+      corrupt(manifest_path, "\"config\" differs from " + config_path);
+    }
+    c.config = core::parse_config(config_json, config_path);
+    if (weights.string("generator") != "core::generate_weights") {
+      corrupt(manifest_path, "weights must come from core::generate_weights or a model folder");
+    }
   }
   c.weight_seed = weights.uint("seed");
 
@@ -270,6 +286,24 @@ Case load_case_checked(const CaseRef& ref) {
 
 }  // namespace
 
+core::Model load_case_model(const Case& c) {
+  if (c.model_folder.empty()) return {c.config, core::generate_weights(c.config, c.weight_seed)};
+  core::Model model = core::load_model_folder(c.model_folder);
+  const nlohmann::json read = core::config_to_json(model.config);
+  const nlohmann::json built = core::config_to_json(c.config);
+  if (read != built) {
+    std::string diff;
+    for (const auto& [key, value] : built.items()) {
+      if (!read.contains(key) || read[key] != value) {
+        diff += (diff.empty() ? "" : ", ") + key + " " + (read.contains(key) ? read[key].dump() : "missing") +
+                " (" + c.library + ": " + value.dump() + ")";
+      }
+    }
+    core::fail(c.model_folder, "reads as another model than " + c.library + " built: " + diff);
+  }
+  return model;
+}
+
 const ExpectedTap* Case::find_tap(const std::string& name) const {
   for (const ExpectedTap& t : taps) {
     if (t.name == name) return &t;
@@ -287,34 +321,47 @@ std::vector<CaseRef> list_cases(const std::string& golden_dir) {
     std::string name = (p.has_filename() ? p : p.parent_path()).filename().string();
     return {{name, golden_dir, std::nullopt}};
   }
-  fs::path root(golden_dir);
-  if (fs::is_directory(root / "cases")) root /= "cases";
+  // The repository's golden/ holds two folders of cases: cases/ (generate.py's) and folders/
+  // (generate_folders.py's model folders). Any other folder is itself a folder of cases.
+  std::vector<fs::path> roots;
+  for (const char* sub : {"cases", "folders"}) {
+    if (fs::is_directory(fs::path(golden_dir) / sub)) roots.push_back(fs::path(golden_dir) / sub);
+  }
+  if (roots.empty()) roots.push_back(golden_dir);
 
   std::map<std::string, CaseRef> cases;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_directory() || name.empty() || name[0] == '.') continue;
-    cases[name] = {name, entry.path().string(), std::nullopt};
-  }
-  // The index names every case generated into this folder with its manifest's hash, so a case
-  // deleted whole, or a manifest edited, is noticed.
-  const fs::path index = root / kIndex;
-  if (fs::exists(index)) {
-    nlohmann::json json;
-    try {
-      json = core::read_json_file(index.string());
-    } catch (const core::Error& e) {
-      throw CorruptedGolden(std::string(e.what()) + " (corrupted golden index)");
+  for (const fs::path& root : roots) {
+    std::map<std::string, CaseRef> here;
+    for (const auto& entry : fs::directory_iterator(root)) {
+      const std::string name = entry.path().filename().string();
+      if (!entry.is_directory() || name.empty() || name[0] == '.') continue;
+      here[name] = {name, entry.path().string(), std::nullopt};
     }
-    const Fields f(json, index.string());
-    for (const auto& [name, hash] : f.object("cases").items()) {
-      if (!is_plain_name(name) || !hash.is_string() || !is_sha256_hex(hash.get<std::string>())) {
-        corrupt(index.string(), "bad entry for case \"" + name + "\"");
+    // The index names every case generated into this folder with its manifest's hash, so a case
+    // deleted whole, or a manifest edited, is noticed.
+    const fs::path index = root / kIndex;
+    if (fs::exists(index)) {
+      nlohmann::json json;
+      try {
+        json = core::read_json_file(index.string());
+      } catch (const core::Error& e) {
+        throw CorruptedGolden(std::string(e.what()) + " (corrupted golden index)");
       }
-      CaseRef& ref = cases[name];
-      ref.name = name;
-      ref.dir = (root / name).string();
-      ref.manifest_sha256 = hash.get<std::string>();
+      const Fields f(json, index.string());
+      for (const auto& [name, hash] : f.object("cases").items()) {
+        if (!is_plain_name(name) || !hash.is_string() || !is_sha256_hex(hash.get<std::string>())) {
+          corrupt(index.string(), "bad entry for case \"" + name + "\"");
+        }
+        CaseRef& ref = here[name];
+        ref.name = name;
+        ref.dir = (root / name).string();
+        ref.manifest_sha256 = hash.get<std::string>();
+      }
+    }
+    for (auto& [name, ref] : here) {
+      if (!cases.emplace(name, std::move(ref)).second) {
+        corrupt(root.string(), "case \"" + name + "\" is also in " + roots.front().string());
+      }
     }
   }
   if (cases.empty()) core::fail(golden_dir, "holds no golden case");

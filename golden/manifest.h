@@ -10,6 +10,12 @@
 //   DIR/<case>/input.npy        float32 [N, C, H, W]
 //   DIR/<case>/<tap>.npy        expected taps and logits, float64 (or float32 for big taps)
 // The model itself is rebuilt from the config and the weight seed (core::generate_weights).
+//
+// A model-folder case (golden/generate_folders.py, in golden/folders/) is instead a model folder
+// as timm or transformers wrote it: config.json is the library's own and model.safetensors holds
+// the weights, both hashed. Its manifest's "config" is what the library built, in
+// core::config_to_json's words, and the case's model is whatever core::load_model_folder reads
+// from the folder: verify checks that the two agree before it runs a backend.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +29,7 @@
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/tensor.h"
+#include "core/weights.h"
 
 namespace vitbench::golden {
 
@@ -44,8 +51,10 @@ struct Case {
   std::string name;  // the case's folder name
   std::string dir;
   std::string description;
-  core::Config config;
-  uint64_t weight_seed = 0;
+  core::Config config;          // what the golden model is (for a model folder: what it should read as)
+  uint64_t weight_seed = 0;     // core::generate_weights' seed, unless model_folder is set
+  std::string model_folder;     // a model-folder case: the folder load_model_folder reads
+  std::string library;          // ... and the library that wrote it ("timm", "transformers")
   uint64_t input_seed = 0;
   core::Tensor input;               // [N, C, H, W]
   std::vector<ExpectedTap> taps;    // forward order; the last is "logits"
@@ -77,6 +86,11 @@ std::vector<CaseRef> list_cases(const std::string& golden_dir);
 // for an unknown name, listing the known ones.
 std::vector<CaseRef> select_cases(const std::vector<CaseRef>& all,
                                   const std::vector<std::string>& names);
+
+// The case's model: rebuilt from its seed, or read from its model folder. Throws core::Error when
+// the folder cannot be read or reads as another model than the case's config (a fault of the
+// loader, not of the golden).
+core::Model load_case_model(const Case& c);
 
 // Reads and checks one case whole. Throws CorruptedGolden naming the file and the problem.
 Case load_case(const CaseRef& ref);

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <set>
+#include <stdexcept>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -134,14 +137,23 @@ VerifyReport verify(const std::vector<Case>& cases, const std::vector<Runner>& r
   }
   VerifyReport report;
   for (const Case& golden : cases) {
-    const core::Model model{golden.config, core::generate_weights(golden.config, golden.weight_seed)};
+    // A model folder that cannot be read, or reads as another model, fails every backend on the
+    // case: the fault is the loader's, and no backend's result would mean anything.
+    std::optional<core::Model> model;
+    std::string model_error;
+    try {
+      model = load_case_model(golden);
+    } catch (const std::exception& e) {
+      model_error = e.what();
+    }
     for (const Runner& runner : runners) {
       core::Taps taps;
       for (const ExpectedTap& t : golden.taps) taps.request(t.name);
       const auto start = std::chrono::steady_clock::now();
       CaseResult result;
       try {
-        const core::TensorD logits = runner.run(model, golden.input, &taps, threads);
+        if (!model) throw std::runtime_error(model_error);
+        const core::TensorD logits = runner.run(*model, golden.input, &taps, threads);
         result = judge(golden, runner, logits, taps);
       } catch (const std::exception& e) {
         result = CaseResult{};

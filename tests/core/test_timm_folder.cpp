@@ -127,6 +127,19 @@ TEST_F(TimmFolder, ModelArgsGiveSizesNoNameImplies) {
   expect_same_config(load_model_folder(dir_.path()).config, odd_model_.config);
 }
 
+TEST_F(TimmFolder, ModelArgsAtThePlainViTsValuesOrForTrainingOnlyAreAccepted) {
+  // save_for_hf writes the model_args it was given, defaults spelled out included: a variant's
+  // key at the plain ViT's value, and dropout or initialisation settings, change nothing here.
+  json j = odd_timm_config();
+  j["model_args"].update({{"fc_norm", false}, {"pre_norm", false}, {"no_embed_class", false},
+                          {"qk_norm", false}, {"reg_tokens", 0}, {"init_values", nullptr},
+                          {"dynamic_img_size", false}, {"drop_rate", 0.1},
+                          {"drop_path_rate", 0.2}, {"attn_drop_rate", 0.0},
+                          {"weight_init", "jax"}});
+  write(odd_model_, j);
+  expect_same_config(load_model_folder(dir_.path()).config, odd_model_.config);
+}
+
 TEST_F(TimmFolder, ImageSizeAndClassesFallBackAsTimmDoes) {
   // No input_size and no img_size: the position embedding's 17 tokens are a 4 x 4 grid of 8 px.
   json j = odd_timm_config();
@@ -185,7 +198,16 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
       {[](json& j) { j["model_args"]["qkv_bias"] = true; }, {"model_args.qkv_bias is true"}},
       {[](json& j) { j["model_args"]["img_size"] = 64; }, {"model_args.img_size is 64"}},
       {[](json& j) { j["model_args"]["reg_tokens"] = 4; },
-       {"model_args key \"reg_tokens\" is not supported"}},
+       {"model_args.reg_tokens 4 selects register tokens, which this suite does not compute"}},
+      {[](json& j) { j["model_args"]["pre_norm"] = true; },
+       {"model_args.pre_norm true selects a LayerNorm before the blocks"}},
+      {[](json& j) { j["model_args"]["fc_norm"] = true; }, {"model_args.fc_norm true selects fc_norm"}},
+      {[](json& j) { j["model_args"]["init_values"] = 1e-5; }, {"selects layer scale"}},
+      {[](json& j) { j["model_args"]["no_embed_class"] = true; }, {"skip the class token"}},
+      {[](json& j) { j["model_args"]["qk_norm"] = true; }, {"selects QK normalization"}},
+      {[](json& j) { j["model_args"]["block_fn"] = "ParallelScalingBlock"; },
+       {"model_args key \"block_fn\" is not supported", "known: ", "act_layer", "pre_norm",
+        "drop_path_rate"}},
       {[](json& j) { j["model_args"]["act_layer"] = "quick_gelu"; },
        {"act_layer \"quick_gelu\" is not supported"}},
       {[](json& j) { j["model_args"]["class_token"] = false; }, {"class_token false"}},

@@ -35,10 +35,12 @@ inline void write_json(const std::string& path, const nlohmann::json& json) {
   write_bytes(path, json.dump(1) + "\n");
 }
 
-// Copies checked-in case `name` into `dir`/`name` and returns the copy's folder.
-inline std::string copy_case(const std::string& name, const std::string& dir) {
+// Copies checked-in case `name` (from golden/cases, or the folder `from`) into `dir`/`name` and
+// returns the copy's folder.
+inline std::string copy_case(const std::string& name, const std::string& dir,
+                             const std::string& from = cases_dir()) {
   const fs::path to = fs::path(dir) / name;
-  fs::copy(fs::path(cases_dir()) / name, to, fs::copy_options::recursive);
+  fs::copy(fs::path(from) / name, to, fs::copy_options::recursive);
   return to.string();
 }
 

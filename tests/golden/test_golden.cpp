@@ -377,6 +377,28 @@ TEST(VerifyCommand, GoldenDirMayBeACaseOrAFolderOfCases) {
   }
 }
 
+TEST(VerifyCommand, TheRepositorysGoldenFolderHoldsBothKindsOfCase) {
+  // golden/ lists generate.py's cases/ and generate_folders.py's model folders/ together.
+  std::set<std::string> names;
+  for (const CaseRef& r : list_cases(default_golden_dir())) names.insert(r.name);
+  EXPECT_TRUE(names.count("odd-72x3-b3"));
+  EXPECT_TRUE(names.count("timm-vit-token-b2"));
+  EXPECT_TRUE(names.count("hf-vit-b2"));
+  // A name in both would make one case hide the other.
+  TempDir dir;
+  fs::create_directories(dir.path() / "cases");
+  fs::create_directories(dir.path() / "folders");
+  testing::copy_case("sincos-b2", (dir.path() / "cases").string());
+  testing::copy_case("sincos-b2", (dir.path() / "folders").string());
+  try {
+    list_cases(dir.path().string());
+    ADD_FAILURE() << "a case in both folders was accepted";
+  } catch (const CorruptedGolden& e) {
+    EXPECT_NE(std::string(e.what()).find("case \"sincos-b2\" is also in"), std::string::npos)
+        << e.what();
+  }
+}
+
 // ---- Corrupted goldens are not backend failures -------------------------------------------------
 
 class Corruption : public ::testing::Test {

@@ -1,0 +1,167 @@
+// Model folders as timm and transformers write them (golden/folders/, golden/unsupported/; made by
+// golden/generate_folders.py where those libraries are installed). Every backend reads each
+// supported folder as the library built it and matches the library's own float64 outputs, tap
+// by tap; a folder that reads as another model fails every backend; each variant this suite does
+// not compute is refused in one line that names the file and the feature.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/backends.h"
+#include "core/error.h"
+#include "core/model_loader.h"
+#include "golden/manifest.h"
+#include "golden/tolerance.h"
+#include "golden/verify.h"
+#include "golden_test_util.h"
+
+namespace vitbench::golden {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+std::string folders_dir() { return testing::source_dir() + "/golden/folders"; }
+std::string unsupported_dir() { return testing::source_dir() + "/golden/unsupported"; }
+
+std::vector<Runner> every_backend() {
+  std::vector<Runner> runners;
+  for (const std::string& name : cli::all_backend_names()) {
+    runners.push_back({name, name == "reference" ? kReferenceClass : kFloat32Class,
+                       [name](const core::Model& m, const core::Tensor& images, core::Taps* taps,
+                              size_t threads) {
+                         return cli::run_backend(name, m, images, taps, threads);
+                       }});
+  }
+  return runners;
+}
+
+std::vector<Case> every_case() {
+  std::vector<Case> cases;
+  for (const CaseRef& ref : list_cases(folders_dir())) cases.push_back(load_case(ref));
+  return cases;
+}
+
+TEST(LibraryFolders, EveryBackendReadsThemAsTheLibraryBuiltThemAndMatchesItsOutputs) {
+  const std::vector<Case> cases = every_case();
+  std::set<std::string> libraries;
+  for (const Case& c : cases) libraries.insert(c.library);
+  EXPECT_EQ(libraries, (std::set<std::string>{"timm", "transformers"}));
+  ASSERT_GE(cases.size(), 5u);
+
+  const VerifyReport report = verify(cases, every_backend(), 2);
+  ASSERT_EQ(report.results.size(), cases.size() * cli::all_backend_names().size());
+  for (const CaseResult& r : report.results) {
+    EXPECT_TRUE(r.passed()) << r.case_name << " on " << r.backend << ": " << r.error << " "
+                            << r.first_failing_tap;
+    // Every tap the library exposes, not only the logits: embedding, each block's attention and
+    // output, the final norm.
+    EXPECT_GE(r.taps.size(), 5u) << r.case_name;
+  }
+}
+
+TEST(LibraryFolders, TheFoldersAreTheLibrariesOwnFiles) {
+  for (const Case& c : every_case()) {
+    SCOPED_TRACE(c.name);
+    ASSERT_FALSE(c.model_folder.empty());
+    const nlohmann::json config = testing::read_json(c.model_folder + "/config.json");
+    // Each library's own config.json, not ours: timm names one architecture and no dimensions,
+    // transformers records its version.
+    if (c.library == "timm") {
+      EXPECT_TRUE(config.contains("architecture"));
+      EXPECT_FALSE(config.contains("hidden_size"));
+      EXPECT_TRUE(c.provenance.contains("timm"));
+    } else {
+      EXPECT_TRUE(config.contains("transformers_version"));
+      EXPECT_TRUE(c.provenance.contains("transformers"));
+    }
+  }
+  // What the tensors cannot show came through: transformers' label names, and a head count
+  // that timm's config gives by its architecture name only.
+  const Case hf = load_case(folders_dir() + "/hf-vit-b2");
+  EXPECT_EQ(core::load_model_folder(hf.model_folder).config.labels.at(4), "class e");
+  const Case deit = load_case(folders_dir() + "/timm-deit-tiny-namedheads-b1");
+  EXPECT_FALSE(testing::read_json(deit.model_folder + "/config.json")["model_args"].contains(
+      "num_heads"));
+  EXPECT_EQ(core::load_model_folder(deit.model_folder).config.num_heads, 3u);
+}
+
+TEST(LibraryFolders, AFolderThatReadsAsAnotherModelFailsEveryBackend) {
+  // A loader that read the wrong head count would compute another function; the check that the
+  // folder reads as the library's model stops it before any backend runs.
+  TempDir dir;
+  const std::string copy = testing::copy_case("timm-vit-token-b2", dir.path().string(),
+                                              folders_dir());
+  nlohmann::json manifest = testing::read_json(copy + "/manifest.json");
+  manifest["config"]["num_attention_heads"] = 6;
+  testing::write_json(copy + "/manifest.json", manifest);
+  const VerifyReport report = verify({load_case(copy)}, every_backend(), 1);
+  for (const CaseResult& r : report.results) {
+    EXPECT_FALSE(r.passed()) << r.backend;
+    EXPECT_NE(r.error.find("reads as another model than timm built: num_attention_heads 3 "
+                           "(timm: 6)"),
+              std::string::npos)
+        << r.error;
+  }
+}
+
+TEST(LibraryFolders, ChangedWeightsAreACorruptedGolden) {
+  TempDir dir;
+  const std::string copy = testing::copy_case("hf-vit-b2", dir.path().string(), folders_dir());
+  std::string bytes = testing::read_bytes(copy + "/model.safetensors");
+  bytes[bytes.size() - 3] ^= 0x20;
+  testing::write_bytes(copy + "/model.safetensors", bytes);
+  try {
+    load_case(copy);
+    ADD_FAILURE() << "a changed model.safetensors was accepted";
+  } catch (const CorruptedGolden& e) {
+    EXPECT_NE(std::string(e.what()).find("model.safetensors: corrupted golden: sha256"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(UnsupportedVariants, TimmsOwnFoldersAreRefusedNamingTheFeature) {
+  // Folders timm wrote for variants this suite does not compute; each refusal names the file
+  // and what the model has. Their outputs are kept for the day one is supported.
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"timm-clip-prenorm-b1", {"model.safetensors", "CLIP-style pre-norm"}},
+      {"timm-clip-quickgelu-b1", {"model.safetensors", "CLIP-style pre-norm"}},
+      {"timm-deit3-layerscale-b1", {"config.json", "DeiT III (layer scale"}},
+      {"timm-deit-distilled-b1", {"config.json", "distilled DeiT (a distillation token"}},
+      {"timm-vit-fcnorm-b1", {"config.json", "global_pool \"avg\" with fc_norm"}},
+      {"timm-vit-qknorm-b1", {"config.json", "model_args.qk_norm true selects QK normalization"}},
+      {"timm-vit-reg4-b1", {"config.json", "model_args.reg_tokens 4 selects register tokens"}},
+  };
+  std::set<std::string> seen;
+  for (const auto& entry : fs::directory_iterator(unsupported_dir())) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    SCOPED_TRACE(name);
+    seen.insert(name);
+    auto it = expected.find(name);
+    ASSERT_NE(it, expected.end()) << "a new unsupported variant needs its expected refusal here";
+    try {
+      core::load_model_folder(entry.path().string());
+      ADD_FAILURE() << "loaded";
+    } catch (const core::Error& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+      EXPECT_NE(message.find(entry.path().string() + "/" + it->second[0]), std::string::npos)
+          << message;
+      EXPECT_NE(message.find(it->second[1]), std::string::npos) << message;
+    }
+    const nlohmann::json manifest = testing::read_json(entry.path().string() + "/manifest.json");
+    EXPECT_EQ(manifest["format"], "vitbench-golden-unsupported");
+  }
+  EXPECT_EQ(seen.size(), expected.size());
+}
+
+}  // namespace
+}  // namespace vitbench::golden
