@@ -123,6 +123,9 @@ void Config::validate(const std::string& where) const {
   require(std::isfinite(layer_norm_eps) && layer_norm_eps > 0, "layer_norm_eps must be positive");
   require(position_embedding != PositionEmbedding::Sincos || hidden_size % 4 == 0,
           "sin-cos position embeddings need hidden_size divisible by 4");
+  require(position_embedding != PositionEmbedding::Sincos || !no_embed_class,
+          "vitbench_no_embed_class applies to learned position embeddings (the sin-cos table "
+          "gives the class token zeros already)");
 }
 
 Config parse_config(const nlohmann::json& json, const std::string& where) {
@@ -164,6 +167,11 @@ Config parse_config(const nlohmann::json& json, const std::string& where) {
   } else {
     fail(where, "unknown vitbench_pooling " + json_quoted(pool) + " (cls or mean)");
   }
+  c.patch_bias = bool_field(json, "vitbench_patch_bias", where, true);
+  c.no_embed_class = bool_field(json, "vitbench_no_embed_class", where, false);
+  c.pre_norm = bool_field(json, "vitbench_pre_norm", where, false);
+  c.layer_scale = bool_field(json, "vitbench_layer_scale", where, false);
+  c.fc_norm = bool_field(json, "vitbench_fc_norm", where, false);
   c.labels = parse_labels(json, where, &c.num_labels);
   c.validate(where);
   return c;
@@ -176,7 +184,7 @@ nlohmann::json config_to_json(const Config& c) {
     id2label[std::to_string(i)] = c.labels[i];
     label2id[c.labels[i]] = i;
   }
-  return {
+  nlohmann::json j = {
       {"model_type", "vit"},
       {"hidden_size", c.hidden_size},
       {"num_hidden_layers", c.num_layers},
@@ -194,6 +202,13 @@ nlohmann::json config_to_json(const Config& c) {
       {"vitbench_position_embedding", to_string(c.position_embedding)},
       {"vitbench_pooling", to_string(c.pooling)},
   };
+  // The variants appear only when on, so a plain ViT's config stays ViTConfig's fields.
+  if (!c.patch_bias) j["vitbench_patch_bias"] = false;
+  if (c.no_embed_class) j["vitbench_no_embed_class"] = true;
+  if (c.pre_norm) j["vitbench_pre_norm"] = true;
+  if (c.layer_scale) j["vitbench_layer_scale"] = true;
+  if (c.fc_norm) j["vitbench_fc_norm"] = true;
+  return j;
 }
 
 bool is_preset_name(const std::string& name) {

@@ -38,9 +38,20 @@ struct Config {
   Pooling pooling = Pooling::ClassToken;
   std::vector<std::string> labels;  // num_labels names; "LABEL_i" where config.json gives none
 
+  // timm's variants of the plain ViT (README "Model folders"), each off by default:
+  bool patch_bias = true;        // false: the patch embedding has no bias (CLIP)
+  bool no_embed_class = false;   // position embeddings for the patches only, none for the class
+                                 // token (DeiT III)
+  bool pre_norm = false;         // a LayerNorm between the embedding and the blocks (CLIP)
+  bool layer_scale = false;      // each branch scaled per channel before its residual add
+                                 // (DeiT III): x += ls1 ⊙ attn(...), x += ls2 ⊙ mlp(...)
+  bool fc_norm = false;          // the final LayerNorm after pooling instead of before
+
   size_t grid_size() const { return image_size / patch_size; }
   size_t num_patches() const { return grid_size() * grid_size(); }
   size_t num_tokens() const { return num_patches() + 1; }  // patches plus the class token
+  // Rows of the position embedding: one per token, or per patch with no_embed_class.
+  size_t num_positions() const { return no_embed_class ? num_patches() : num_tokens(); }
   size_t head_dim() const { return hidden_size / num_heads; }
   size_t patch_dim() const { return num_channels * patch_size * patch_size; }
 

@@ -78,4 +78,13 @@ inline std::string string_field(const nlohmann::json& json, const char* key,
   return it->get<std::string>();
 }
 
+// json[key] as true or false; `fallback` when the key is absent.
+inline bool bool_field(const nlohmann::json& json, const char* key, const std::string& where,
+                       bool fallback) {
+  auto it = json.find(key);
+  if (it == json.end()) return fallback;
+  if (!it->is_boolean()) fail(where, std::string("field \"") + key + "\" must be true or false");
+  return it->get<bool>();
+}
+
 }  // namespace vitbench::core

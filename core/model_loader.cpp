@@ -59,6 +59,19 @@ std::string hf_name(const std::string& timm) {
   fail("model loader", "no HuggingFace name for parameter " + in_quotes(timm));
 }
 
+// HuggingFace's ViT has no tensors for timm's variants: a model with one is read and written
+// with timm's names only. `where` names the file.
+void require_hf_expressible(const Config& c, const std::string& where) {
+  const char* variant = c.pre_norm      ? "vitbench_pre_norm (norm_pre)"
+                        : c.layer_scale ? "vitbench_layer_scale (ls1, ls2)"
+                        : c.fc_norm     ? "vitbench_fc_norm (fc_norm)"
+                                        : nullptr;
+  if (variant) {
+    fail(where, std::string("HuggingFace's ViT tensor names have nothing for ") + variant +
+                    "; such a model is stored with timm's names");
+  }
+}
+
 std::vector<FilePiece> file_pieces(const Config& c, Weights& w, NameScheme scheme) {
   std::vector<FilePiece> pieces;
   for (const ParameterSlot& slot : parameter_slots(c, w)) {
@@ -92,7 +105,8 @@ bool is_hf_name(const std::string& n) {
 }
 bool is_timm_name(const std::string& n) {
   return n == "cls_token" || n == "pos_embed" || starts_with(n, "blocks.") ||
-         starts_with(n, "patch_embed.") || starts_with(n, "norm.") || starts_with(n, "head.");
+         starts_with(n, "patch_embed.") || starts_with(n, "norm.") || starts_with(n, "head.") ||
+         starts_with(n, "norm_pre.") || starts_with(n, "fc_norm.");
 }
 
 NameScheme detect_scheme(const SafetensorsFile& file) {
@@ -128,14 +142,31 @@ std::string name_list(const char* what, const std::vector<std::string>& names) {
 // What timm (or HuggingFace) variant the first recognised tensor among `names` belongs to, or ""
 // when none is recognised: "not supported" naming the feature tells a user more than "unexpected".
 std::string unsupported_feature(const std::vector<std::string>& names) {
+  // Variants this suite computes when config.json says so (a timm config.json says so by its
+  // tensors; ours by a vitbench_* key).
+  struct Declarable {
+    const char* part;
+    const char* feature;
+    const char* key;
+  };
+  constexpr Declarable kDeclarable[] = {
+      {"norm_pre.", "a LayerNorm before the blocks (CLIP-style pre-norm)", "vitbench_pre_norm"},
+      {"fc_norm.", "a LayerNorm after pooling (timm's fc_norm)", "vitbench_fc_norm"},
+      {".ls1.", "layer scale", "vitbench_layer_scale"},
+      {".ls2.", "layer scale", "vitbench_layer_scale"},
+  };
+  for (const std::string& n : names) {
+    for (const Declarable& d : kDeclarable) {
+      if (n.find(d.part) != std::string::npos) {
+        return "the model has " + std::string(d.feature) + ", which config.json does not declare (" +
+               d.key + ": true)";
+      }
+    }
+  }
   constexpr std::pair<const char*, const char*> kFeatures[] = {
-      {"norm_pre.", "a LayerNorm before the blocks (CLIP-style pre-norm)"},
-      {"fc_norm.", "a LayerNorm after pooling (timm's fc_norm)"},
       {"reg_token", "register tokens"},
       {"dist_token", "a distillation token (DeiT distilled)"},
       {"head_dist.", "a distillation head (DeiT distilled)"},
-      {".ls1.", "layer scale"},
-      {".ls2.", "layer scale"},
       {".q_norm.", "QK normalization"},
       {".k_norm.", "QK normalization"},
       {"attn_pool.", "attention pooling"},
@@ -192,6 +223,7 @@ Model load_model_folder(const std::string& dir) {
   model.config.name = dir;
   const Config& c = model.config;
   const NameScheme scheme = detect_scheme(file);
+  if (scheme == NameScheme::HuggingFace) require_hf_expressible(c, config_path);
 
   model.weights = allocate_weights(c);
   const std::vector<FilePiece> pieces = file_pieces(c, model.weights, scheme);
@@ -199,20 +231,32 @@ Model load_model_folder(const std::string& dir) {
   for (const FilePiece& p : pieces) by_name.emplace(p.name, &p);
 
   std::vector<std::string> unexpected;
-  bool bias_present = false, position_present = false;
+  bool bias_present = false, position_present = false, patch_bias_present = false;
   for (const auto& e : file.entries()) {
     const auto it = by_name.find(e.name);
     if (it == by_name.end() || !it->second->stored) unexpected.push_back(e.name);
     if (it != by_name.end() && !it->second->stored) {
-      (it->second->tensor == &model.weights.pos_embed ? position_present : bias_present) = true;
+      const Tensor* t = it->second->tensor;
+      (t == &model.weights.pos_embed    ? position_present
+       : t == &model.weights.patch_bias ? patch_bias_present
+                                        : bias_present) = true;
     }
   }
   if (!unexpected.empty()) {
     std::string why;
     if (bias_present) why = "config.json has qkv_bias false, so q/k/v have no bias";
+    if (patch_bias_present) {
+      why += std::string(why.empty() ? "" : "; ") +
+             "config.json has vitbench_patch_bias false, so the patch embedding has no bias";
+    }
     if (position_present) {
       why += std::string(why.empty() ? "" : "; ") +
              "config.json asks for sin-cos position embeddings, which are computed, not stored";
+    }
+    // (HuggingFace's names cannot hold fc_norm: require_hf_expressible refused those above.)
+    if (c.fc_norm && std::find(unexpected.begin(), unexpected.end(), "norm.weight") != unexpected.end()) {
+      why += std::string(why.empty() ? "" : "; ") +
+             "the model has fc_norm, and fc_norm.* replaces the final norm.*";
     }
     if (why.empty()) why = unsupported_feature(unexpected);
     if (why.empty()) why = "not a parameter of the ViT that config.json describes";
@@ -275,6 +319,7 @@ void save_model_folder(const Model& model, const std::string& dir, NameScheme sc
     }
   }
 
+  if (scheme == NameScheme::HuggingFace) require_hf_expressible(c, dir);
   std::vector<FilePiece> pieces = file_pieces(c, weights, scheme);
   std::vector<Tensor>
       copies;  // pieces whose file shape or extent differs from the canonical tensor

@@ -32,8 +32,10 @@ constexpr TimmSize kSizes[] = {
 // something this suite computes.
 const std::set<std::string>& known_model_args() {
   static const std::set<std::string> keys = {
-      "img_size", "patch_size", "in_chans", "num_classes", "global_pool", "embed_dim", "depth",
-      "num_heads", "mlp_ratio", "qkv_bias", "class_token", "act_layer"};
+      "img_size",   "patch_size", "in_chans",  "num_classes",    "global_pool",
+      "embed_dim",  "depth",      "num_heads", "mlp_ratio",      "qkv_bias",
+      "class_token", "act_layer", "pre_norm",  "no_embed_class", "init_values",
+      "fc_norm"};
   return keys;
 }
 
@@ -56,13 +58,8 @@ struct VariantArg {
 
 const std::vector<VariantArg>& variant_model_args() {
   static const std::vector<VariantArg> args = {
-      // timm's fc_norm=None means "when global_pool is avg": the tensors then show it.
-      {"fc_norm", {json(false), json(nullptr)}, "fc_norm (a LayerNorm after pooling)"},
-      {"pre_norm", {json(false)}, "a LayerNorm before the blocks (CLIP-style pre-norm)"},
-      {"no_embed_class", {json(false)}, "position embeddings that skip the class token"},
       {"qk_norm", {json(false)}, "QK normalization"},
       {"reg_tokens", {json(0)}, "register tokens"},
-      {"init_values", {json(nullptr)}, "layer scale"},
       {"dynamic_img_size", {json(false)}, "dynamic image sizes"},
   };
   return args;
@@ -108,18 +105,19 @@ ArchitectureName parse_architecture(const std::string& name, const std::string& 
     return name.substr(begin, name.find('_', begin) - begin);
   };
   const std::string family = word(0);
-  // Two of timm's ViT families this suite knows by name and does not compute.
-  if (family == "deit3") {
-    fail(where, "architecture " + json_quoted(name) + " is DeiT III (layer scale, and position "
-                "embeddings that skip the class token), which this suite does not compute");
+  // What timm's registry sets by the name alone and no tensor shows: refused, never guessed.
+  if (name.find("quickgelu") != std::string::npos) {
+    fail(where, "architecture " + json_quoted(name) + " uses quick GELU (x * sigmoid(1.702 x)), "
+                "which this suite does not compute");
   }
   if (family == "deit" && word(2) == "distilled") {
     fail(where, "architecture " + json_quoted(name) + " is a distilled DeiT (a distillation token "
                 "and a second head), which this suite does not compute");
   }
-  if (family != "vit" && family != "deit") {
+  if (family != "vit" && family != "deit" && family != "deit3") {
     fail(where, "architecture " + json_quoted(name) +
-                    " is not a plain Vision Transformer (supported: timm's vit_* and deit_*)");
+                    " is not a plain Vision Transformer (supported: timm's vit_*, deit_* and "
+                    "deit3_*)");
   }
   ArchitectureName a;
   a.size = word(1);
@@ -262,6 +260,19 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   c.intermediate_size =
       tensor_shape(shapes, "blocks.0.mlp.fc1.weight", 2, "MLP size", weights_path)[0];
   c.qkv_bias = shapes.count("blocks.0.attn.qkv.bias") != 0;
+  // timm's variants show in their tensors (README "Model folders"): CLIP's towers have norm_pre
+  // and no patch-embedding bias (bias=not pre_norm), DeiT III has ls1/ls2, and fc_norm replaces
+  // the final norm. A variant with some of its tensors missing is then reported as missing.
+  const auto any_named = [&](auto&& test) {
+    return std::any_of(shapes.begin(), shapes.end(), [&](const auto& e) { return test(e.first); });
+  };
+  c.patch_bias = shapes.count("patch_embed.proj.bias") != 0;
+  c.pre_norm = shapes.count("norm_pre.weight") || shapes.count("norm_pre.bias");
+  c.layer_scale = any_named([](const std::string& n) {
+    return n.compare(0, 7, "blocks.") == 0 &&
+           (n.find(".ls1.gamma") != std::string::npos || n.find(".ls2.gamma") != std::string::npos);
+  });
+  c.fc_norm = shapes.count("fc_norm.weight") || shapes.count("fc_norm.bias");
 
   // The head count: the one dimension no tensor shows.
   if (model_args.contains("num_heads")) {
@@ -307,9 +318,25 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   } else if (auto img = model_args.find("img_size"); img != model_args.end()) {
     c.image_size = positive_int(model_args, "img_size", where + ": model_args", kMaxImage);
   } else {
+    // Rows are grid² (no class row, DeiT III's no_embed_class) or grid² + 1: never both.
     const Shape& pos = tensor_shape(shapes, "pos_embed", 3, "image size", weights_path);
-    const auto grid = static_cast<size_t>(std::llround(std::sqrt(double(pos[1] > 0 ? pos[1] - 1 : 0))));
+    const auto square_root = [](size_t v) {
+      const auto r = static_cast<size_t>(std::llround(std::sqrt(double(v))));
+      return r * r == v ? r : 0;
+    };
+    size_t grid = square_root(pos[1]);
+    if (grid == 0 && pos[1] > 0) grid = square_root(pos[1] - 1);
     c.image_size = grid * c.patch_size;
+  }
+  // Whether the position embedding has a row for the class token: model_args.no_embed_class
+  // when given (checked against the tensor below), else the row count.
+  if (auto it = model_args.find("no_embed_class"); it != model_args.end()) {
+    if (!it->is_boolean()) fail(where, "model_args.no_embed_class must be true or false");
+    c.no_embed_class = it->get<bool>();
+  } else if (auto pos = shapes.find("pos_embed"); pos != shapes.end() && pos->second.size() == 3 &&
+                                                  c.patch_size > 0) {
+    const size_t grid = c.image_size / c.patch_size;
+    c.no_embed_class = pos->second[1] == grid * grid;
   }
 
   // Classes and labels.
@@ -340,17 +367,14 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   if (pool == "token") {
     c.pooling = Pooling::ClassToken;
   } else if (pool == "avg") {
-    if (shapes.count("fc_norm.weight")) {
-      fail(where, "global_pool \"avg\" with fc_norm (a LayerNorm after pooling, where this suite "
-                  "normalizes before) is not supported");
-    }
     c.pooling = Pooling::Mean;
   } else {
-    fail(where, "global_pool " + json_quoted(pool) + " is not supported (token, or avg without fc_norm)");
+    fail(where, "global_pool " + json_quoted(pool) + " is not supported (token or avg)");
   }
 
-  // timm's ViT: LayerNorm eps 1e-6, GELU in erf form unless model_args asks for the tanh form.
-  c.layer_norm_eps = 1e-6;
+  // timm's ViT: LayerNorm eps 1e-6, but 1e-5 (nn.LayerNorm's default) in its CLIP towers
+  // (vit_*_clip_*), GELU in erf form unless model_args asks for the tanh form.
+  c.layer_norm_eps = architecture.find("_clip_") != std::string::npos ? 1e-5 : 1e-6;
   const std::string act = string_field(model_args, "act_layer", where + ": model_args", "gelu");
   if (act == "gelu") {
     c.gelu = GeluKind::Erf;
@@ -362,6 +386,32 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   if (auto it = model_args.find("class_token"); it != model_args.end() && *it != true) {
     fail(where, "model_args.class_token " + excerpt(it->dump()) +
                     " is not supported (a ViT without a class token)");
+  }
+  const auto expect_flag = [&](const char* key, bool actual, const std::string& evidence) {
+    auto it = model_args.find(key);
+    if (it != model_args.end() && *it != actual) {
+      fail(where, "model_args." + std::string(key) + " is " + excerpt(it->dump()) +
+                      " but the tensors " + (actual ? "hold " : "lack ") + evidence);
+    }
+  };
+  expect_flag("pre_norm", c.pre_norm, "\"norm_pre.weight\"");
+  // init_values: null (or 0) is no layer scale, a number is its initial gain.
+  if (auto it = model_args.find("init_values"); it != model_args.end()) {
+    const bool scaled = !it->is_null() && !(it->is_number() && it->get<double>() == 0.0);
+    if (scaled != c.layer_scale) {
+      fail(where, "model_args.init_values is " + excerpt(it->dump()) + " but the tensors " +
+                      (c.layer_scale ? "hold" : "lack") + " layer scale (\"blocks.*.ls1.gamma\")");
+    }
+  }
+  // fc_norm: null means "when global_pool is avg", as in timm.
+  if (auto it = model_args.find("fc_norm"); it != model_args.end()) {
+    const bool wanted = it->is_null() ? c.pooling == Pooling::Mean : *it == true;
+    if (!it->is_null() && !it->is_boolean()) fail(where, "model_args.fc_norm must be true, false or null");
+    if (wanted != c.fc_norm) {
+      fail(where, "model_args.fc_norm is " + excerpt(it->dump()) + " (with global_pool " +
+                      json_quoted(pool) + ") but the tensors " + (c.fc_norm ? "hold" : "lack") +
+                      " \"fc_norm.weight\"");
+    }
   }
   if (auto it = model_args.find("qkv_bias"); it != model_args.end() && *it != c.qkv_bias) {
     fail(where, "model_args.qkv_bias is " + excerpt(it->dump()) + " but the tensors " +

@@ -10,10 +10,14 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
   w.blocks.resize(c.num_layers);
   std::vector<ParameterSlot> slots = {
       {"cls_token", {1, 1, D}, &w.cls_token, true},
-      {"pos_embed", {1, c.num_tokens(), D}, &w.pos_embed, learned_pos},
+      {"pos_embed", {1, c.num_positions(), D}, &w.pos_embed, learned_pos},
       {"patch_embed.proj.weight", {D, c.num_channels, P, P}, &w.patch_weight, true},
-      {"patch_embed.proj.bias", {D}, &w.patch_bias, true},
+      {"patch_embed.proj.bias", {D}, &w.patch_bias, c.patch_bias},
   };
+  if (c.pre_norm) {
+    slots.push_back({"norm_pre.weight", {D}, &w.norm_pre_weight, true});
+    slots.push_back({"norm_pre.bias", {D}, &w.norm_pre_bias, true});
+  }
   for (size_t i = 0; i < c.num_layers; ++i) {
     BlockWeights& b = w.blocks[i];
     const std::string p = "blocks." + std::to_string(i) + ".";
@@ -23,15 +27,18 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
     slots.push_back({p + "attn.qkv.bias", {3 * D}, &b.qkv_bias, c.qkv_bias});
     slots.push_back({p + "attn.proj.weight", {D, D}, &b.proj_weight, true});
     slots.push_back({p + "attn.proj.bias", {D}, &b.proj_bias, true});
+    if (c.layer_scale) slots.push_back({p + "ls1.gamma", {D}, &b.ls1_gamma, true});
     slots.push_back({p + "norm2.weight", {D}, &b.norm2_weight, true});
     slots.push_back({p + "norm2.bias", {D}, &b.norm2_bias, true});
     slots.push_back({p + "mlp.fc1.weight", {M, D}, &b.fc1_weight, true});
     slots.push_back({p + "mlp.fc1.bias", {M}, &b.fc1_bias, true});
     slots.push_back({p + "mlp.fc2.weight", {D, M}, &b.fc2_weight, true});
     slots.push_back({p + "mlp.fc2.bias", {D}, &b.fc2_bias, true});
+    if (c.layer_scale) slots.push_back({p + "ls2.gamma", {D}, &b.ls2_gamma, true});
   }
-  slots.push_back({"norm.weight", {D}, &w.norm_weight, true});
-  slots.push_back({"norm.bias", {D}, &w.norm_bias, true});
+  const std::string final_norm = c.fc_norm ? "fc_norm." : "norm.";
+  slots.push_back({final_norm + "weight", {D}, &w.norm_weight, true});
+  slots.push_back({final_norm + "bias", {D}, &w.norm_bias, true});
   slots.push_back({"head.weight", {c.num_labels, D}, &w.head_weight, true});
   slots.push_back({"head.bias", {c.num_labels}, &w.head_bias, true});
   return slots;
@@ -44,7 +51,7 @@ Weights allocate_weights(const Config& c) {
   }
   // Canonical shapes drop timm's leading singleton dimensions.
   w.cls_token.reshape({c.hidden_size});
-  w.pos_embed.reshape({c.num_tokens(), c.hidden_size});
+  w.pos_embed.reshape({c.num_positions(), c.hidden_size});
   if (c.position_embedding == PositionEmbedding::Sincos) {
     w.pos_embed = sincos_position_embedding(c.grid_size(), c.hidden_size);
   }
@@ -106,12 +113,16 @@ DrawRule draw_rule(const Config& c, const std::string& name) {
   if (name == "pos_embed") return {0.0, 0.5};
   if (name == "patch_embed.proj.weight") return {0.0, fan_in_scale(1.0, c.patch_dim())};
   // LayerNorm gains around 1 and biases around 0, but far from exactly so.
-  if (ends_with(name, "norm1.weight") || ends_with(name, "norm2.weight") || name == "norm.weight") {
+  if (ends_with(name, "norm1.weight") || ends_with(name, "norm2.weight") ||
+      name == "norm.weight" || name == "norm_pre.weight" || name == "fc_norm.weight") {
     return {1.0, 0.25};
   }
-  if (ends_with(name, "norm1.bias") || ends_with(name, "norm2.bias") || name == "norm.bias") {
+  if (ends_with(name, "norm1.bias") || ends_with(name, "norm2.bias") || name == "norm.bias" ||
+      name == "norm_pre.bias" || name == "fc_norm.bias") {
     return {0.0, 0.1};
   }
+  // Layer scale: per-channel gains in [0.2, 1], so a branch is damped unevenly but never muted.
+  if (ends_with(name, ".ls1.gamma") || ends_with(name, ".ls2.gamma")) return {0.6, 0.4};
   // q and k at 1.5/√D make the attention logits' spread about 2: attention is peaked, not
   // uniform, yet no row is one-hot.
   if (ends_with(name, "attn.qkv.weight")) return {0.0, fan_in_scale(1.5, D)};

@@ -21,15 +21,18 @@ struct BlockWeights {
   Tensor norm2_weight, norm2_bias;  // [D]
   Tensor fc1_weight, fc1_bias;      // [M, D], [M]
   Tensor fc2_weight, fc2_bias;      // [D, M], [D]
+  Tensor ls1_gamma, ls2_gamma;      // [D] each with config.layer_scale, else empty
 };
 
 struct Weights {
   Tensor patch_weight;  // [D, C, P, P], a Conv2d with stride P
-  Tensor patch_bias;    // [D]
+  Tensor patch_bias;    // [D]; zeros when config.patch_bias is false
   Tensor cls_token;     // [D]
-  Tensor pos_embed;     // [T, D]; for sin-cos models, filled by sincos_position_embedding
+  Tensor pos_embed;     // [config.num_positions(), D]; for sin-cos models, filled by
+                        // sincos_position_embedding
+  Tensor norm_pre_weight, norm_pre_bias;  // [D] each with config.pre_norm, else empty
   std::vector<BlockWeights> blocks;
-  Tensor norm_weight, norm_bias;  // [D]
+  Tensor norm_weight, norm_bias;  // [D]: the final norm ("fc_norm.*" with config.fc_norm)
   Tensor head_weight;             // [L, D]
   Tensor head_bias;               // [L]
 };
@@ -41,7 +44,9 @@ struct Model {
 
 // One parameter in canonical order: its timm-style name, its expected shape, and where it lives.
 // `stored` is false for parameters that a file does not hold (the q/k/v bias of a qkv_bias=false
-// model, the position embedding of a sin-cos model): those are computed, not read.
+// model, the patch bias of a patch_bias=false one, the position embedding of a sin-cos model):
+// those are computed, not read. A variant's own parameters (norm_pre, ls1/ls2) have slots only
+// when the config has the variant.
 struct ParameterSlot {
   std::string name;
   Shape shape;

@@ -90,19 +90,16 @@ CASES = [
             "gelu_pytorch_tanh, no q/k/v bias, eps 1e-6, patch 5 (K = 75)", 1,
             hidden_act="gelu_pytorch_tanh", qkv_bias=False, layer_norm_eps=1e-6, image_size=20,
             patch_size=5),
-    # Variants this suite refuses today; their folders and outputs wait for support.
     timm_case("timm-clip-prenorm-b1", "timm CLIP image tower: a LayerNorm before the blocks, "
-              "no patch-embedding bias, LayerNorm eps 1e-5", "vit_base_patch16_clip_224", 1,
-              supported=False, variant="CLIP pre-norm"),
+              "no patch-embedding bias, LayerNorm eps 1e-5", "vit_base_patch16_clip_224", 1),
+    # Variants this suite refuses today; their folders and outputs wait for support.
     timm_case("timm-clip-quickgelu-b1", "timm CLIP image tower with quick GELU "
               "(x * sigmoid(1.702 x))", "vit_base_patch16_clip_quickgelu_224", 1,
               supported=False, variant="CLIP pre-norm, quick GELU"),
     timm_case("timm-deit3-layerscale-b1", "timm DeiT III: layer scale, no position embedding "
-              "on the class token", "deit3_small_patch16_224", 1, supported=False,
-              variant="layer scale"),
+              "on the class token", "deit3_small_patch16_224", 1),
     timm_case("timm-vit-fcnorm-b1", "timm global_pool avg with its default fc_norm (a LayerNorm "
-              "after pooling)", "vit_small_patch16_224", 1, global_pool="avg",
-              supported=False, variant="fc_norm"),
+              "after pooling)", "vit_small_patch16_224", 1, global_pool="avg"),
     timm_case("timm-vit-qknorm-b1", "timm VisionTransformer with qk_norm (LayerNorm on q and k "
               "per head)", "vit_small_patch16_224", 1, qk_norm=True, supported=False,
               variant="QK norm"),
@@ -201,6 +198,9 @@ def expected_config_timm(model, batch_args):
     """The model timm built, in core::config_to_json's vocabulary, read off timm's modules."""
     import torch.nn as nn
 
+    def present(module):
+        return module is not None and not isinstance(module, nn.Identity)
+
     block = model.blocks[0]
     act = block.mlp.act
     # act_layer "gelu_tanh" is timm's own GELUTanh class, not nn.GELU(approximate="tanh").
@@ -212,7 +212,19 @@ def expected_config_timm(model, batch_args):
     patch = patch[0] if isinstance(patch, (tuple, list)) else patch
     n = model.num_classes
     labels = [f"LABEL_{i}" for i in range(n)]
-    return {
+    # timm's variants, written as core::config_to_json writes them: only when on.
+    variants = {}
+    if model.patch_embed.proj.bias is None:
+        variants["vitbench_patch_bias"] = False
+    if getattr(model, "no_embed_class", False):
+        variants["vitbench_no_embed_class"] = True
+    if present(getattr(model, "norm_pre", None)):
+        variants["vitbench_pre_norm"] = True
+    if present(getattr(block, "ls1", None)):
+        variants["vitbench_layer_scale"] = True
+    if present(getattr(model, "fc_norm", None)):
+        variants["vitbench_fc_norm"] = True
+    return dict({
         "model_type": "vit",
         "hidden_size": model.embed_dim,
         "num_hidden_layers": len(model.blocks),
@@ -221,7 +233,7 @@ def expected_config_timm(model, batch_args):
         "image_size": int(img),
         "patch_size": int(patch),
         "num_channels": model.patch_embed.proj.in_channels,
-        "layer_norm_eps": model.norm.eps if hasattr(model.norm, "eps") else 1e-6,
+        "layer_norm_eps": block.norm1.eps,
         "hidden_act": "gelu_pytorch_tanh" if tanh else "gelu",
         "qkv_bias": block.attn.qkv.bias is not None,
         "vitbench_position_embedding": "learned",
@@ -229,7 +241,7 @@ def expected_config_timm(model, batch_args):
         "num_labels": n,
         "id2label": {str(i): s for i, s in enumerate(labels)},
         "label2id": {s: i for i, s in enumerate(labels)},
-    }
+    }, **variants)
 
 
 def expected_config_hf(model):
@@ -264,8 +276,10 @@ def tap_modules(case, model):
     """(tap name, module, 'in' or 'out') for our standard taps, where the library has them."""
     if case["library"] == "timm":
         spots = [("embed", model.blocks, "in")]
+        # attn_out is what the branch adds to the residual stream: ls1's output (timm's
+        # nn.Identity when the model has no layer scale).
         for i, b in enumerate(model.blocks):
-            spots += [(f"block.{i}.attn_out", b.attn, "out"), (f"block.{i}.out", b, "out")]
+            spots += [(f"block.{i}.attn_out", b.ls1, "out"), (f"block.{i}.out", b, "out")]
         return spots + [("final_norm", model.norm, "out")]
     # transformers renames its submodules between versions (v5's ViTModel has no `encoder`
     # attribute), so the spots are found by class: the embeddings' output, each ViTLayer and

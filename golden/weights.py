@@ -85,15 +85,25 @@ def position_embedding(cfg):
     return cfg.get("vitbench_position_embedding", "learned")
 
 
+def variant(cfg, key):
+    """One of timm's variants (core::Config's patch_bias ... fc_norm), as config_to_json writes
+    them: present only when they differ from the plain ViT."""
+    return cfg.get("vitbench_" + key, key == "patch_bias")
+
+
 def parameter_slots(cfg):
     """(name, shape, stored) in core::parameter_slots' canonical order and timm-style shapes."""
     D, M, P = cfg["hidden_size"], cfg["intermediate_size"], cfg["patch_size"]
+    positions = num_tokens(cfg) - (1 if variant(cfg, "no_embed_class") else 0)
     slots = [
         ("cls_token", (1, 1, D), True),
-        ("pos_embed", (1, num_tokens(cfg), D), position_embedding(cfg) == "learned"),
+        ("pos_embed", (1, positions, D), position_embedding(cfg) == "learned"),
         ("patch_embed.proj.weight", (D, num_channels(cfg), P, P), True),
-        ("patch_embed.proj.bias", (D,), True),
+        ("patch_embed.proj.bias", (D,), variant(cfg, "patch_bias")),
     ]
+    if variant(cfg, "pre_norm"):
+        slots += [("norm_pre.weight", (D,), True), ("norm_pre.bias", (D,), True)]
+    scale = variant(cfg, "layer_scale")
     for i in range(cfg["num_hidden_layers"]):
         p = f"blocks.{i}."
         slots += [
@@ -103,16 +113,18 @@ def parameter_slots(cfg):
             (p + "attn.qkv.bias", (3 * D,), qkv_bias(cfg)),
             (p + "attn.proj.weight", (D, D), True),
             (p + "attn.proj.bias", (D,), True),
+        ] + ([(p + "ls1.gamma", (D,), True)] if scale else []) + [
             (p + "norm2.weight", (D,), True),
             (p + "norm2.bias", (D,), True),
             (p + "mlp.fc1.weight", (M, D), True),
             (p + "mlp.fc1.bias", (M,), True),
             (p + "mlp.fc2.weight", (D, M), True),
             (p + "mlp.fc2.bias", (D,), True),
-        ]
+        ] + ([(p + "ls2.gamma", (D,), True)] if scale else [])
+    final = "fc_norm." if variant(cfg, "fc_norm") else "norm."
     slots += [
-        ("norm.weight", (D,), True),
-        ("norm.bias", (D,), True),
+        (final + "weight", (D,), True),
+        (final + "bias", (D,), True),
         ("head.weight", (cfg["num_labels"], D), True),
         ("head.bias", (cfg["num_labels"],), True),
     ]
@@ -134,10 +146,14 @@ def draw_rule(cfg, name):
         return 0.0, 0.5
     if name == "patch_embed.proj.weight":
         return 0.0, _fan_in_scale(1.0, patch_dim)
-    if name.endswith(("norm1.weight", "norm2.weight")) or name == "norm.weight":
+    if (name.endswith(("norm1.weight", "norm2.weight")) or
+            name in ("norm.weight", "norm_pre.weight", "fc_norm.weight")):
         return 1.0, 0.25
-    if name.endswith(("norm1.bias", "norm2.bias")) or name == "norm.bias":
+    if (name.endswith(("norm1.bias", "norm2.bias")) or
+            name in ("norm.bias", "norm_pre.bias", "fc_norm.bias")):
         return 0.0, 0.1
+    if name.endswith((".ls1.gamma", ".ls2.gamma")):
+        return 0.6, 0.4
     if name.endswith("attn.qkv.weight"):
         return 0.0, _fan_in_scale(1.5, D)
     if name.endswith("attn.qkv.bias"):
@@ -213,6 +229,13 @@ CHECK_CONFIGS = [
       "intermediate_size": 24, "image_size": 16, "patch_size": 8, "num_labels": 3,
       "qkv_bias": False, "vitbench_position_embedding": "sincos"},
      0xFEDCBA9876543210, 1, 0xFFFFFFFFFFFFFFFF),
+    # timm's variants: the slots they add (norm_pre, ls1/ls2, fc_norm), drop (patch bias) or
+    # shorten (pos_embed without the class row), and their draw rules.
+    ({"hidden_size": 20, "num_hidden_layers": 2, "num_attention_heads": 2,
+      "intermediate_size": 28, "image_size": 12, "patch_size": 6, "num_labels": 4,
+      "layer_norm_eps": 1e-5, "vitbench_patch_bias": False, "vitbench_no_embed_class": True,
+      "vitbench_pre_norm": True, "vitbench_layer_scale": True, "vitbench_fc_norm": True},
+     99, 1, 5),
 ]
 CHECK_DRAWS = [(0, "cls_token", 0), (1, "input", 12345), (0xFFFFFFFFFFFFFFFF, "head.bias", 2),
                (0x8000000000000000, "blocks.11.mlp.fc2.weight", 2359295)]

@@ -9,6 +9,10 @@
 //
 // Fusions: qkv GEMM + bias; proj GEMM + bias + residual straight into x; fc1 + bias + GELU;
 // fc2 + bias + residual into x; the head reads the class tokens in place through its row stride.
+// Layer scale (DeiT III) costs nothing per forward: ls1 and ls2 are folded into proj's and fc2's
+// weight rows and biases at prepare time, gamma ⊙ (a·W + b) = a·(gamma ⊙ W) + gamma ⊙ b, so the
+// fused residual epilogues stay as they are (the products round differently from the
+// reference's scaling after the sum, by an ulp of each product).
 //
 // What this pass adds beyond the kernels' own work, per forward (for N images, T tokens):
 //   - im2col: one write of the [N·T, C·P²] patch matrix (the pixels are read once) so that the
@@ -70,7 +74,7 @@ class KernelSetModel final : public PreparedModel {
     const core::Config& c = config_;
     const core::Weights& w = model.weights;
     c.validate("prepare");
-    const size_t D = c.hidden_size, M = c.intermediate_size, T = c.num_tokens();
+    const size_t D = c.hidden_size, M = c.intermediate_size;
     const size_t L = c.num_labels, K = c.patch_dim();
     if (w.blocks.size() != c.num_layers) {
       core::fail("prepare", "the weights hold " + std::to_string(w.blocks.size()) +
@@ -86,10 +90,32 @@ class KernelSetModel final : public PreparedModel {
     };
     // The Conv2d weight [D, C, P, P] is already the [D, C·P²] matrix im2col's column order
     // (channel, row, column) expects.
+    // Layer scale folded into a branch's last linear layer: row o of W and b times gamma[o].
+    auto pack_scaled = [&](const Tensor& t, size_t n, size_t k, const Tensor& gamma,
+                           const std::string& name) {
+      if (!c.layer_scale) return pack(t, n, k, name);
+      check_size(t, n * k, name);
+      Tensor scaled = t;
+      for (size_t o = 0; o < n; ++o) {
+        for (size_t i = 0; i < k; ++i) scaled[o * k + i] *= gamma[o];
+      }
+      return kernels_.linear.pack(scaled.data(), n, k);
+    };
+    auto scaled_bias = [&](const Tensor& bias, const Tensor& gamma) {
+      Tensor out = bias;
+      if (c.layer_scale) {
+        for (size_t o = 0; o < out.size(); ++o) out[o] *= gamma[o];
+      }
+      return out;
+    };
     patch_ = pack(w.patch_weight, D, K, "patch_embed.proj.weight");
     patch_bias_ = small(w.patch_bias, D, "patch_embed.proj.bias");
     cls_token_ = small(w.cls_token, D, "cls_token");
-    pos_embed_ = small(w.pos_embed, T * D, "pos_embed");
+    pos_embed_ = small(w.pos_embed, c.num_positions() * D, "pos_embed");
+    if (c.pre_norm) {
+      norm_pre_weight_ = small(w.norm_pre_weight, D, "norm_pre.weight");
+      norm_pre_bias_ = small(w.norm_pre_bias, D, "norm_pre.bias");
+    }
     for (size_t i = 0; i < c.num_layers; ++i) {
       const core::BlockWeights& b = w.blocks[i];
       const std::string p = "blocks." + std::to_string(i) + ".";
@@ -98,14 +124,18 @@ class KernelSetModel final : public PreparedModel {
       q.norm1_bias = small(b.norm1_bias, D, p + "norm1.bias");
       q.norm2_weight = small(b.norm2_weight, D, p + "norm2.weight");
       q.norm2_bias = small(b.norm2_bias, D, p + "norm2.bias");
+      if (c.layer_scale) {
+        check_size(b.ls1_gamma, D, p + "ls1.gamma");
+        check_size(b.ls2_gamma, D, p + "ls2.gamma");
+      }
       q.qkv_bias = small(b.qkv_bias, 3 * D, p + "attn.qkv.bias");
-      q.proj_bias = small(b.proj_bias, D, p + "attn.proj.bias");
+      q.proj_bias = scaled_bias(small(b.proj_bias, D, p + "attn.proj.bias"), b.ls1_gamma);
       q.fc1_bias = small(b.fc1_bias, M, p + "mlp.fc1.bias");
-      q.fc2_bias = small(b.fc2_bias, D, p + "mlp.fc2.bias");
+      q.fc2_bias = scaled_bias(small(b.fc2_bias, D, p + "mlp.fc2.bias"), b.ls2_gamma);
       q.qkv = pack(b.qkv_weight, 3 * D, D, p + "attn.qkv.weight");
-      q.proj = pack(b.proj_weight, D, D, p + "attn.proj.weight");
+      q.proj = pack_scaled(b.proj_weight, D, D, b.ls1_gamma, p + "attn.proj.weight");
       q.fc1 = pack(b.fc1_weight, M, D, p + "mlp.fc1.weight");
-      q.fc2 = pack(b.fc2_weight, D, M, p + "mlp.fc2.weight");
+      q.fc2 = pack_scaled(b.fc2_weight, D, M, b.ls2_gamma, p + "mlp.fc2.weight");
     }
     norm_weight_ = small(w.norm_weight, D, "norm.weight");
     norm_bias_ = small(w.norm_bias, D, "norm.bias");
@@ -127,10 +157,17 @@ class KernelSetModel final : public PreparedModel {
     if (times_) lap_start_ = std::chrono::steady_clock::now();
     reserve(N);
 
+    const float eps = static_cast<float>(c.layer_norm_eps);
     embed(images, N);
+    if (c.pre_norm) {
+      // norm_pre: the normed rows become the residual stream (the buffers are the same size).
+      kernels_.layer_norm.run(x_.data(), rows, D, D, norm_pre_weight_.data(),
+                              norm_pre_bias_.data(), eps, ln_.data(), D, pool_);
+      std::swap(x_, ln_);
+      lap(ForwardOp::LayerNorm);
+    }
     if (taps) record(taps, core::tap::embed(), x_.data(), {N, T, D});
 
-    const float eps = static_cast<float>(c.layer_norm_eps);
     const auto& lin = kernels_.linear;
     for (size_t i = 0; i < blocks_.size(); ++i) {
       const PreparedBlock& b = blocks_[i];
@@ -197,21 +234,37 @@ class KernelSetModel final : public PreparedModel {
       if (taps) record(taps, core::tap::block_out(i), x_.data(), {N, T, D});
     }
 
-    kernels_.layer_norm.run(x_.data(), rows, D, D, norm_weight_.data(), norm_bias_.data(), eps,
-                            ln_.data(), D, pool_);
-    lap(ForwardOp::LayerNorm);
-    if (taps) record(taps, core::tap::final_norm(), ln_.data(), {N, T, D});
-
     Tensor logits({N, L});
     Epilogue head_epilogue;
     head_epilogue.bias = head_bias_.data();
-    if (c.pooling == core::Pooling::ClassToken) {
-      // Image n's class token is row n·T: a row stride of T·D reads them without a gather.
-      lin.run(ln_.data(), N, T * D, *head_, logits.data(), L, head_epilogue, pool_);
+    if (c.fc_norm) {
+      // Pool the last block's output, then normalize the N pooled rows into ln_.
+      if (taps) record(taps, core::tap::final_norm(), x_.data(), {N, T, D});
+      const float* pooled = x_.data();  // class tokens: rows n·T, stride T·D
+      size_t ld_pooled = T * D;
+      if (c.pooling == core::Pooling::Mean) {
+        mean_pool(x_.data(), N);
+        lap(ForwardOp::Other);
+        pooled = pooled_.data();
+        ld_pooled = D;
+      }
+      kernels_.layer_norm.run(pooled, N, D, ld_pooled, norm_weight_.data(), norm_bias_.data(), eps,
+                              ln_.data(), D, pool_);
+      lap(ForwardOp::LayerNorm);
+      lin.run(ln_.data(), N, D, *head_, logits.data(), L, head_epilogue, pool_);
     } else {
-      mean_pool(N);
-      lap(ForwardOp::Other);
-      lin.run(pooled_.data(), N, D, *head_, logits.data(), L, head_epilogue, pool_);
+      kernels_.layer_norm.run(x_.data(), rows, D, D, norm_weight_.data(), norm_bias_.data(), eps,
+                              ln_.data(), D, pool_);
+      lap(ForwardOp::LayerNorm);
+      if (taps) record(taps, core::tap::final_norm(), ln_.data(), {N, T, D});
+      if (c.pooling == core::Pooling::ClassToken) {
+        // Image n's class token is row n·T: a row stride of T·D reads them without a gather.
+        lin.run(ln_.data(), N, T * D, *head_, logits.data(), L, head_epilogue, pool_);
+      } else {
+        mean_pool(ln_.data(), N);
+        lap(ForwardOp::Other);
+        lin.run(pooled_.data(), N, D, *head_, logits.data(), L, head_epilogue, pool_);
+      }
     }
     lap(ForwardOp::Head);
     if (taps) record(taps, core::tap::logits(), logits.data(), {N, L});
@@ -269,27 +322,30 @@ class KernelSetModel final : public PreparedModel {
     epilogue.bias = patch_bias_.data();
     kernels_.linear.run(patches, N * T, K, *patch_, x_.data(), D, epilogue, pool_);
     lap(ForwardOp::Patch);
-    // Reference order: (conv + bias) + pos; the class token is cls + pos[0].
+    // Reference order: (conv + bias) + pos; the class token is cls + pos[0], or cls alone with
+    // no_embed_class, whose table then starts at the first patch.
+    const bool class_row = !c.no_embed_class;
     auto add_position = [&](size_t n, size_t) {
       float* x = x_.data() + n * T * D;
       const float* pos = pos_embed_.data();
-      for (size_t d = 0; d < D; ++d) x[d] = cls_token_[d] + pos[d];
-      for (size_t j = D; j < T * D; ++j) x[j] += pos[j];
+      for (size_t d = 0; d < D; ++d) x[d] = cls_token_[d] + (class_row ? pos[d] : 0.0f);
+      const size_t shift = class_row ? 0 : D;  // token t's row: t, or t - 1 of the patches' table
+      for (size_t j = D; j < T * D; ++j) x[j] += pos[j - shift];
     };
     pool_.run(N, std::ref(add_position));
     lap(ForwardOp::Other);
   }
 
-  // pooled_ [N, D] = mean of the final norm's patch tokens 1..T-1 (the class token excluded),
-  // summed in float64 (row by row, so reads stay sequential) so the T-1 term sum adds no error
-  // worth counting.
-  void mean_pool(size_t N) {
+  // pooled_ [N, D] = mean of the patch tokens 1..T-1 of `tokens` [N·T, D] (the class token
+  // excluded), summed in float64 (row by row, so reads stay sequential) so the T-1 term sum adds
+  // no error worth counting.
+  void mean_pool(const float* tokens, size_t N) {
     const size_t T = config_.num_tokens(), D = config_.hidden_size;
     auto image_mean = [&](size_t n, size_t) {
       double* sum = pool_sums_.data() + n * D;
       std::fill_n(sum, D, 0.0);
       for (size_t t = 1; t < T; ++t) {
-        const float* row = ln_.data() + (n * T + t) * D;
+        const float* row = tokens + (n * T + t) * D;
         for (size_t d = 0; d < D; ++d) sum[d] += row[d];
       }
       float* out = pooled_.data() + n * D;
@@ -315,7 +371,8 @@ class KernelSetModel final : public PreparedModel {
   std::chrono::steady_clock::time_point lap_start_;
 
   std::unique_ptr<PackedLinear> patch_, head_;
-  Tensor patch_bias_, cls_token_, pos_embed_, norm_weight_, norm_bias_, head_bias_;
+  Tensor patch_bias_, cls_token_, pos_embed_, norm_pre_weight_, norm_pre_bias_, norm_weight_,
+      norm_bias_, head_bias_;
   std::vector<PreparedBlock> blocks_;
 
   size_t capacity_ = 0;  // images the buffers below are sized for

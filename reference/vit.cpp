@@ -41,7 +41,8 @@ TensorD layer_norm_rows(const TensorD& x, size_t rows, size_t dim, const core::T
 }
 
 // Conv2d(C, D, kernel P, stride P) as one dot product per (patch, output channel), then the class
-// token in front and the position embedding added to every token. Returns [N, T, D].
+// token in front and the position embedding added to every token (to the patches only with
+// no_embed_class). Returns [N, T, D].
 TensorD embed(const core::Model& model, const core::Tensor& images, size_t threads) {
   const Config& c = model.config;
   const core::Weights& w = model.weights;
@@ -66,11 +67,12 @@ TensorD embed(const core::Model& model, const core::Tensor& images, size_t threa
       }
     }
   });
+  const size_t first = c.no_embed_class ? 1 : 0;  // the first token with a position row
   for (size_t n = 0; n < N; ++n) {
     for (size_t d = 0; d < D; ++d) x[n * T * D + d] = static_cast<double>(w.cls_token[d]);
-    for (size_t t = 0; t < T; ++t) {
+    for (size_t t = first; t < T; ++t) {
       for (size_t d = 0; d < D; ++d) {
-        x[(n * T + t) * D + d] += static_cast<double>(w.pos_embed[t * D + d]);
+        x[(n * T + t) * D + d] += static_cast<double>(w.pos_embed[(t - first) * D + d]);
       }
     }
   }
@@ -107,6 +109,13 @@ void add_in_place(TensorD& x, const TensorD& y) {
   for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
 }
 
+// Layer scale: y [rows, D] times gamma [D] per channel, when the model has it.
+void scale_channels(const Config& c, const core::Tensor& gamma, TensorD& y) {
+  if (!c.layer_scale) return;
+  const size_t D = c.hidden_size;
+  for (size_t i = 0; i < y.size(); ++i) y[i] *= static_cast<double>(gamma[i % D]);
+}
+
 // One pre-LN transformer block on x [N, T, D], in place.
 void block(const Config& c, const core::BlockWeights& b, size_t index, TensorD& x,
            core::Taps* taps, size_t threads) {
@@ -116,13 +125,17 @@ void block(const Config& c, const core::BlockWeights& b, size_t index, TensorD& 
   const bool want_probs = taps && taps->wants(probs_name);
   if (want_probs) probs = TensorD({N, H, T, T});
 
+  // attn_out is what the branch adds to the residual stream: after layer scale, if any.
   TensorD attn_out = attention_branch(c, b, x, N, threads, want_probs ? &probs : nullptr);
+  scale_channels(c, b.ls1_gamma, attn_out);
   attn_out.reshape({N, T, c.hidden_size});
   record(taps, core::tap::attn_out(index), attn_out);
   if (want_probs) taps->record(probs_name, std::move(probs));
   add_in_place(x, attn_out);
 
-  add_in_place(x, mlp_branch(c, b, x, N, threads));
+  TensorD mlp_out = mlp_branch(c, b, x, N, threads);
+  scale_channels(c, b.ls2_gamma, mlp_out);
+  add_in_place(x, mlp_out);
   record(taps, core::tap::block_out(index), x);
 }
 
@@ -161,7 +174,11 @@ void check_weights(const core::Model& model) {
   require_size(w.patch_weight, D * c.patch_dim(), "patch_embed.proj.weight");
   require_size(w.patch_bias, D, "patch_embed.proj.bias");
   require_size(w.cls_token, D, "cls_token");
-  require_size(w.pos_embed, c.num_tokens() * D, "pos_embed");
+  require_size(w.pos_embed, c.num_positions() * D, "pos_embed");
+  if (c.pre_norm) {
+    require_size(w.norm_pre_weight, D, "norm_pre.weight");
+    require_size(w.norm_pre_bias, D, "norm_pre.bias");
+  }
   if (w.blocks.size() != c.num_layers) {
     core::fail("reference::forward", "the weights have " + std::to_string(w.blocks.size()) +
                                          " blocks, the config " + std::to_string(c.num_layers));
@@ -181,6 +198,10 @@ void check_weights(const core::Model& model) {
     require_size(b.fc1_bias, M, p + "mlp.fc1.bias");
     require_size(b.fc2_weight, D * M, p + "mlp.fc2.weight");
     require_size(b.fc2_bias, D, p + "mlp.fc2.bias");
+    if (c.layer_scale) {
+      require_size(b.ls1_gamma, D, p + "ls1.gamma");
+      require_size(b.ls2_gamma, D, p + "ls2.gamma");
+    }
   }
   require_size(w.norm_weight, D, "norm.weight");
   require_size(w.norm_bias, D, "norm.bias");
@@ -198,16 +219,25 @@ core::TensorD forward(const core::Model& model, const core::Tensor& images, core
   check_weights(model);
   const size_t N = images.dim(0), T = c.num_tokens(), D = c.hidden_size;
 
+  // The embed tap is what the first block reads: after norm_pre, if any.
   TensorD x = embed(model, images, threads);
+  if (c.pre_norm) {
+    x = layer_norm_rows(x, N * T, D, w.norm_pre_weight, w.norm_pre_bias, c.layer_norm_eps);
+    x.reshape({N, T, D});
+  }
   record(taps, core::tap::embed(), x);
 
   for (size_t i = 0; i < c.num_layers; ++i) block(c, w.blocks[i], i, x, taps, threads);
 
-  TensorD normed = layer_norm_rows(x, N * T, D, w.norm_weight, w.norm_bias, c.layer_norm_eps);
+  // With fc_norm the final norm moves after pooling (timm's norm is then the identity, and the
+  // final_norm tap is the last block's output).
+  TensorD normed = c.fc_norm ? x : layer_norm_rows(x, N * T, D, w.norm_weight, w.norm_bias,
+                                                    c.layer_norm_eps);
   normed.reshape({N, T, D});
   record(taps, core::tap::final_norm(), normed);
 
-  const TensorD pooled = pool(c, normed);
+  TensorD pooled = pool(c, normed);
+  if (c.fc_norm) pooled = layer_norm_rows(pooled, N, D, w.norm_weight, w.norm_bias, c.layer_norm_eps);
   TensorD logits = linear_rows(pooled, N, D, w.head_weight, w.head_bias, c.num_labels, threads);
   record(taps, core::tap::logits(), logits);
   return logits;

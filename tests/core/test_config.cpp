@@ -81,6 +81,21 @@ TEST(Config, RoundTripsThroughJson) {
   const Config a = parse_config(j, "a");
   const Config b = parse_config(config_to_json(a), "b");
   EXPECT_EQ(config_to_json(a), config_to_json(b));
+  // A plain ViT's config names no variant; each variant that is on appears and round-trips.
+  EXPECT_FALSE(config_to_json(a).contains("vitbench_pre_norm"));
+  j["vitbench_patch_bias"] = false;
+  j["vitbench_no_embed_class"] = true;
+  j["vitbench_pre_norm"] = true;
+  j["vitbench_layer_scale"] = true;
+  j["vitbench_fc_norm"] = true;
+  const Config v = parse_config(j, "v");
+  EXPECT_FALSE(v.patch_bias);
+  EXPECT_TRUE(v.no_embed_class && v.pre_norm && v.layer_scale && v.fc_norm);
+  EXPECT_EQ(v.num_positions(), v.num_patches());
+  const nlohmann::json written = config_to_json(v);
+  EXPECT_EQ(written["vitbench_patch_bias"], false);
+  EXPECT_EQ(written["vitbench_layer_scale"], true);
+  EXPECT_EQ(config_to_json(parse_config(written, "w")), written);
 }
 
 struct BadConfig {
@@ -106,6 +121,8 @@ TEST(Config, RefusesInvalidConfigsWithAClearMessage) {
       {"num_labels", 5, "\"num_labels\" is 5 but \"id2label\" has 3 entries"},
       {"vitbench_pooling", "max", "unknown vitbench_pooling"},
       {"vitbench_position_embedding", "rope", "unknown vitbench_position_embedding"},
+      {"vitbench_pre_norm", "yes", "\"vitbench_pre_norm\" must be true or false"},
+      {"vitbench_layer_scale", 1, "\"vitbench_layer_scale\" must be true or false"},
   };
   for (const BadConfig& bad : cases) {
     auto j = valid_json();
@@ -120,6 +137,15 @@ TEST(Config, RefusesInvalidConfigsWithAClearMessage) {
         << bad.field << " = " << bad.value.dump() << " gave: " << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
   }
+}
+
+TEST(Config, NoEmbedClassNeedsLearnedPositionEmbeddings) {
+  auto j = valid_json();
+  j["vitbench_no_embed_class"] = true;
+  j["vitbench_position_embedding"] = "sincos";
+  EXPECT_NE(parse_error(j).find("vitbench_no_embed_class applies to learned position embeddings"),
+            std::string::npos)
+      << parse_error(j);
 }
 
 TEST(Config, RefusesInconsistentLabels) {

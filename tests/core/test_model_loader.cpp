@@ -241,6 +241,48 @@ TEST_F(ModelLoader, SincosModelStoresNoPositionEmbedding) {
   }
 }
 
+TEST_F(ModelLoader, VariantsRoundTripUnderTimmNamesOnly) {
+  // Our own config.json declares timm's variants by vitbench_* keys; timm's tensor names hold
+  // them, HuggingFace's ViT has no names for norm_pre, ls1/ls2 or fc_norm.
+  Config c = small_config();
+  c.patch_bias = false;
+  c.no_embed_class = true;
+  c.pre_norm = true;
+  c.layer_scale = true;
+  c.fc_norm = true;
+  const Model model = small_model(c);
+  save_model_folder(model, dir_.path(), NameScheme::Timm);
+  const Model loaded = load_model_folder(dir_.path());
+  expect_same_config(loaded.config, c);
+  expect_same_weights(c, loaded.weights, model.weights);
+  const SafetensorsFile f = SafetensorsFile::open(weights_path());
+  EXPECT_EQ(f.find("patch_embed.proj.bias"), nullptr);
+  EXPECT_EQ(f.find("pos_embed")->shape, (Shape{1, 4, 12}));  // 2 × 2 patches, no class row
+  EXPECT_NE(f.find("norm_pre.weight"), nullptr);
+  EXPECT_NE(f.find("blocks.1.ls2.gamma"), nullptr);
+  EXPECT_NE(f.find("fc_norm.bias"), nullptr);
+  EXPECT_EQ(f.find("norm.weight"), nullptr);
+
+  TempDir other;
+  expect_message(error_of([&] { save_model_folder(model, other.path(), NameScheme::HuggingFace); }),
+                 {other.path().string(), "HuggingFace's ViT tensor names have nothing for"});
+  // A HuggingFace-named file whose config.json declares one is refused the same way.
+  save_model_folder(small_model(), dir_.path(), NameScheme::HuggingFace);
+  rewrite_config([](nlohmann::json& j) { j["vitbench_layer_scale"] = true; });
+  expect_message(load_error(), {config_path(), "nothing for vitbench_layer_scale"});
+  // A timm file with a variant's tensors that our config.json does not declare says which key.
+  save_model_folder(model, dir_.path(), NameScheme::Timm);
+  rewrite_config([](nlohmann::json& j) { j.erase("vitbench_pre_norm"); });
+  expect_message(load_error(), {weights_path(), "unexpected tensors \"norm_pre.weight\"",
+                                "does not declare (vitbench_pre_norm: true)"});
+  rewrite_config([](nlohmann::json& j) { j["vitbench_pre_norm"] = true; j["vitbench_patch_bias"] = true; });
+  expect_message(load_error(), {weights_path(), "missing tensor \"patch_embed.proj.bias\""});
+  save_model_folder(small_model(), dir_.path(), NameScheme::Timm);
+  rewrite_config([](nlohmann::json& j) { j["vitbench_patch_bias"] = false; });
+  expect_message(load_error(), {weights_path(), "unexpected tensor \"patch_embed.proj.bias\"",
+                                "vitbench_patch_bias false"});
+}
+
 TEST_F(ModelLoader, TensorsMayComeInAnyOrder) {
   const Model model = small_model();
   for (const NameScheme scheme : {NameScheme::Timm, NameScheme::HuggingFace}) {

@@ -199,12 +199,20 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
       {[](json& j) { j["model_args"]["img_size"] = 64; }, {"model_args.img_size is 64"}},
       {[](json& j) { j["model_args"]["reg_tokens"] = 4; },
        {"model_args.reg_tokens 4 selects register tokens, which this suite does not compute"}},
+      // A variant's model_args must agree with the tensors, which show it.
       {[](json& j) { j["model_args"]["pre_norm"] = true; },
-       {"model_args.pre_norm true selects a LayerNorm before the blocks"}},
-      {[](json& j) { j["model_args"]["fc_norm"] = true; }, {"model_args.fc_norm true selects fc_norm"}},
-      {[](json& j) { j["model_args"]["init_values"] = 1e-5; }, {"selects layer scale"}},
-      {[](json& j) { j["model_args"]["no_embed_class"] = true; }, {"skip the class token"}},
+       {"model_args.pre_norm is true but the tensors lack \"norm_pre.weight\""}},
+      {[](json& j) { j["model_args"]["fc_norm"] = true; },
+       {"model_args.fc_norm is true (with global_pool \"avg\") but the tensors lack"}},
+      {[](json& j) { j["model_args"]["fc_norm"] = nullptr; },
+       {"model_args.fc_norm is null (with global_pool \"avg\") but the tensors lack"}},
+      {[](json& j) { j["model_args"]["init_values"] = 1e-5; },
+       {"model_args.init_values is 1e-05 but the tensors lack layer scale"}},
       {[](json& j) { j["model_args"]["qk_norm"] = true; }, {"selects QK normalization"}},
+      {[](json& j) { j["architecture"] = "vit_base_patch8_clip_quickgelu_32"; },
+       {"uses quick GELU"}},
+      {[](json& j) { j["architecture"] = "deit_base_distilled_patch8_32"; },
+       {"is a distilled DeiT"}},
       {[](json& j) { j["model_args"]["block_fn"] = "ParallelScalingBlock"; },
        {"model_args key \"block_fn\" is not supported", "known: ", "act_layer", "pre_norm",
         "drop_path_rate"}},
@@ -239,6 +247,9 @@ TEST_F(TimmFolder, RefusesTensorsThatDisagreeWithItsConfig) {
                    j["model_args"].erase("img_size");
                  }),
                  {weights_path(), "tensor \"pos_embed\" has shape [1, 17, 72]", "[1, 37, 72]"});
+  // model_args.no_embed_class: the position embedding would have no class row.
+  expect_message(odd_error([](json& j) { j["model_args"]["no_embed_class"] = true; }),
+                 {weights_path(), "tensor \"pos_embed\" has shape [1, 17, 72]", "[1, 16, 72]"});
   // The head was trained for 7 classes; the config says 9.
   expect_message(odd_error([](json& j) {
                    j["num_classes"] = 9;
@@ -255,10 +266,8 @@ TEST_F(TimmFolder, RefusesTensorsThatDisagreeWithItsConfig) {
 TEST_F(TimmFolder, NamesTheVariantItsExtraTensorsBelongTo) {
   const std::vector<std::pair<std::string, std::string>> variants = {
       {"reg_token", "register tokens"},
-      {"norm_pre.weight", "CLIP-style pre-norm"},
-      {"blocks.1.ls1.gamma", "layer scale"},
       {"blocks.0.attn.q_norm.weight", "QK normalization"},
-      {"fc_norm.weight", "timm's fc_norm"},
+      {"dist_token", "a distillation token"},
   };
   for (const auto& [name, feature] : variants) {
     SCOPED_TRACE(name);
@@ -271,12 +280,74 @@ TEST_F(TimmFolder, NamesTheVariantItsExtraTensorsBelongTo) {
     expect_message(load_error(), {weights_path(), "unexpected tensor \"" + name + "\"", feature,
                                   "which this suite does not compute"});
   }
-  // Average pooling with fc_norm normalizes after pooling: refused by the config's reading.
-  write(odd_model_, odd_timm_config());
+}
+
+// CLIP's towers (norm_pre, no patch bias), DeiT III (layer scale, no class row in the position
+// embedding) and fc_norm: timm's config.json does not say, its tensors do.
+Config variant_config(bool fc_norm_on_class_token) {
+  Config c = odd_config();
+  c.patch_bias = false;
+  c.pre_norm = true;
+  c.layer_scale = true;
+  c.no_embed_class = true;
+  c.fc_norm = true;
+  if (fc_norm_on_class_token) c.pooling = Pooling::ClassToken;
+  c.validate("variant_config");
+  return c;
+}
+
+TEST_F(TimmFolder, VariantsAreReadOffTheirTensors) {
+  for (const bool on_class_token : {false, true}) {
+    SCOPED_TRACE(on_class_token ? "fc_norm on the class token" : "fc_norm on the mean");
+    const Config c = variant_config(on_class_token);
+    const Model model{c, generate_weights(c, 9)};
+    json j = odd_timm_config();
+    if (on_class_token) j["global_pool"] = "token";
+    write(model, j);
+    const Model loaded = load_model_folder(dir_.path());
+    expect_same_config(loaded.config, c);
+    EXPECT_TRUE(loaded.config.pre_norm && loaded.config.layer_scale &&
+                loaded.config.no_embed_class && loaded.config.fc_norm);
+    EXPECT_FALSE(loaded.config.patch_bias);
+    expect_same_weights(c, loaded.weights, model.weights);
+    EXPECT_EQ(loaded.weights.pos_embed.dim(0), 16u);  // the patches' rows only
+  }
+  // The same with model_args spelling the variants out as timm's kwargs.
+  const Config c = variant_config(false);
+  json j = odd_timm_config();
+  j["model_args"].update({{"pre_norm", true}, {"init_values", 1e-5}, {"no_embed_class", true},
+                          {"fc_norm", nullptr}});
+  write(Model{c, generate_weights(c, 9)}, j);
+  expect_same_config(load_model_folder(dir_.path()).config, c);
+  // CLIP's towers are timm's only ViTs with nn.LayerNorm's eps of 1e-5, known by their name.
+  j["architecture"] = "vit_base_patch8_clip_32";
+  write(Model{c, generate_weights(c, 9)}, j);
+  EXPECT_EQ(load_model_folder(dir_.path()).config.layer_norm_eps, 1e-5);
+}
+
+TEST_F(TimmFolder, AVariantWithSomeOfItsTensorsMissingNamesThem) {
+  const Config c = variant_config(false);
+  const Model model{c, generate_weights(c, 9)};
+  const std::vector<std::pair<std::string, std::string>> dropped = {
+      {"norm_pre.bias", "missing tensor \"norm_pre.bias\""},
+      {"blocks.1.ls2.gamma", "missing tensor \"blocks.1.ls2.gamma\""},
+      {"fc_norm.weight", "missing tensor \"fc_norm.weight\""},
+  };
+  for (const auto& [name, says] : dropped) {
+    SCOPED_TRACE(name);
+    write(model, odd_timm_config());
+    NamedTensors tensors = read_tensors(weights_path());
+    std::erase_if(tensors, [&](const auto& t) { return t.first == name; });
+    write_tensors(weights_path(), tensors);
+    expect_message(load_error(), {weights_path(), says});
+  }
+  // fc_norm replaces the final norm: a file with both has a norm too many.
+  write(model, odd_timm_config());
   NamedTensors tensors = read_tensors(weights_path());
-  tensors.emplace_back("fc_norm.weight", Tensor({72}, 1.0f));
+  tensors.emplace_back("norm.weight", Tensor({72}, 1.0f));
   write_tensors(weights_path(), tensors);
-  expect_message(load_error(), {config_path(), "global_pool \"avg\" with fc_norm"});
+  expect_message(load_error(), {weights_path(), "unexpected tensor \"norm.weight\"",
+                                "fc_norm.* replaces the final norm.*"});
 }
 
 TEST(TimmConfig, IsTellsTimmsConfigFromHuggingFaces) {

@@ -84,6 +84,24 @@ std::vector<Case> cases() {
   core::Config no_bias = small_config();
   no_bias.qkv_bias = false;
   list.push_back({"no_qkv_bias", no_bias, 1});
+  // timm's variants: CLIP's tower (norm_pre, no patch bias, eps 1e-5), DeiT III (layer scale,
+  // no class row in the position embedding) and fc_norm after mean or class-token pooling.
+  core::Config clip = small_config();
+  clip.pre_norm = true;
+  clip.patch_bias = false;
+  clip.layer_norm_eps = 1e-5;
+  list.push_back({"clip_pre_norm", clip, 2});
+  core::Config deit3 = small_config();
+  deit3.layer_scale = true;
+  deit3.no_embed_class = true;
+  list.push_back({"deit3_layer_scale", deit3, 3});
+  core::Config fc_mean = small_config();
+  fc_mean.fc_norm = true;
+  fc_mean.pooling = core::Pooling::Mean;
+  list.push_back({"fc_norm_mean", fc_mean, 3});
+  core::Config fc_token = small_config();
+  fc_token.fc_norm = true;
+  list.push_back({"fc_norm_class_token", fc_token, 2});
   return list;
 }
 
