@@ -7,12 +7,14 @@
 // the head count, the one dimension no shape shows, comes from the name's size word (tiny 3,
 // small 6, medium 8, base 12, large/huge/giant/gigantic 16) or from model_args.num_heads.
 //
-// What is accepted is the plain ViT this suite computes: timm's VisionTransformer (vit_*, deit_*)
-// with a class token, learned position embeddings, LayerNorm eps 1e-6 and GELU, pooling on the
-// class token ("token") or on the mean of the final-normed patch tokens ("avg" without fc_norm).
-// Anything that would change the function (another architecture, another pooling, an unknown
+// What is accepted is timm's VisionTransformer (vit_*, deit_*, deit3_*) with a class token,
+// learned position embeddings, LayerNorm eps 1e-6 (1e-5 in the CLIP towers, vit_*_clip_*) and
+// GELU, pooling on the class token ("token") or on the mean of the patch tokens ("avg"), and the
+// variants its tensors show: CLIP's norm_pre and bias-free patch embedding, DeiT III's layer scale
+// and position embedding without a class row, fc_norm. Anything that would change the function
+// and shows in no tensor (another architecture, a name such as *_quickgelu_*, an unknown
 // model_args key, dimensions that disagree with the tensors) is refused by name, never guessed.
-// Variants that add tensors (register tokens, layer scale, CLIP's pre-norm, fc_norm, ...) are
+// Variants that add tensors this suite does not compute (register tokens, QK norm, ...) are
 // refused by the model loader, which names the feature (core/model_loader.cpp).
 #pragma once
 

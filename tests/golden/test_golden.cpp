@@ -115,6 +115,13 @@ TEST(GoldenCases, AllTogetherTakeAFewMegabytes) {
     if (e.is_regular_file()) bytes += e.file_size();
   }
   EXPECT_LT(bytes, uintmax_t{6} << 20);
+  // With the model folders written by timm and transformers (folders/, unsupported/).
+  for (const char* more : {"/golden/folders", "/golden/unsupported"}) {
+    for (const auto& e : fs::recursive_directory_iterator(testing::source_dir() + more)) {
+      if (e.is_regular_file()) bytes += e.file_size();
+    }
+  }
+  EXPECT_LT(bytes, uintmax_t{10} << 20);
 }
 
 TEST(GoldenCases, InputsAreTheSeededImagesAndTopClassesWinClearly) {
