@@ -12,19 +12,20 @@
 namespace vitbench::core {
 namespace {
 
-// transformers' ACT2FN names for the two GELU forms: gelu_python is the erf form written out,
-// and gelu_fast and gelu_accurate the tanh form written differently (gelu_fast rounds √(2/π) to
-// ten digits, 4e-11 of the argument). Others (quick_gelu, gelu_10's clipping, relu) are other
-// functions.
+// transformers' ACT2FN names for the GELU forms: gelu_python is the erf form written out,
+// gelu_fast and gelu_accurate the tanh form written differently (gelu_fast rounds √(2/π) to ten
+// digits, 4e-11 of the argument), and quick_gelu is x·σ(1.702·x). Others (gelu_10's clipping,
+// relu) are other functions.
 GeluKind parse_hidden_act(const std::string& act, const std::string& where) {
   if (act == "gelu" || act == "gelu_python") return GeluKind::Erf;
   if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" ||
       act == "gelu_accurate") {
     return GeluKind::Tanh;
   }
+  if (act == "quick_gelu") return GeluKind::Quick;
   fail(where, "unknown hidden_act " + json_quoted(act) +
                   " (supported: gelu, gelu_python; gelu_new, gelu_pytorch_tanh, gelu_fast, "
-                  "gelu_accurate)");
+                  "gelu_accurate; quick_gelu)");
 }
 
 std::vector<std::string> parse_labels(const nlohmann::json& json, const std::string& where,
@@ -194,7 +195,9 @@ nlohmann::json config_to_json(const Config& c) {
       {"patch_size", c.patch_size},
       {"num_channels", c.num_channels},
       {"layer_norm_eps", c.layer_norm_eps},
-      {"hidden_act", c.gelu == GeluKind::Erf ? "gelu" : "gelu_pytorch_tanh"},
+      {"hidden_act", c.gelu == GeluKind::Erf    ? "gelu"
+                     : c.gelu == GeluKind::Tanh ? "gelu_pytorch_tanh"
+                                                : "quick_gelu"},
       {"qkv_bias", c.qkv_bias},
       {"num_labels", c.num_labels},
       {"id2label", id2label},
@@ -246,7 +249,9 @@ std::vector<std::string> preset_names() {
   return names;
 }
 
-const char* to_string(GeluKind kind) { return kind == GeluKind::Erf ? "erf" : "tanh"; }
+const char* to_string(GeluKind kind) {
+  return kind == GeluKind::Erf ? "erf" : kind == GeluKind::Tanh ? "tanh" : "quick";
+}
 const char* to_string(PositionEmbedding kind) {
   return kind == PositionEmbedding::Learned ? "learned" : "sincos";
 }

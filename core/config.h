@@ -17,7 +17,8 @@ inline constexpr size_t kMaxLayers = 1 << 10;
 inline constexpr size_t kMaxImage = 1 << 14;
 inline constexpr size_t kMaxLabels = 1 << 20;
 
-enum class GeluKind { Erf, Tanh };
+// GELU's exact erf form, its tanh approximation, and quick GELU x·σ(1.702·x) (OpenAI's CLIP).
+enum class GeluKind { Erf, Tanh, Quick };
 enum class PositionEmbedding { Learned, Sincos };
 enum class Pooling { ClassToken, Mean };
 

@@ -9,11 +9,12 @@
 //
 // What is accepted is timm's VisionTransformer (vit_*, deit_*, deit3_*) with a class token,
 // learned position embeddings, LayerNorm eps 1e-6 (1e-5 in the CLIP towers, vit_*_clip_*) and
-// GELU, pooling on the class token ("token") or on the mean of the patch tokens ("avg"), and the
-// variants its tensors show: CLIP's norm_pre and bias-free patch embedding, DeiT III's layer scale
-// and position embedding without a class row, fc_norm. Anything that would change the function
-// and shows in no tensor (another architecture, a name such as *_quickgelu_*, an unknown
-// model_args key, dimensions that disagree with the tensors) is refused by name, never guessed.
+// GELU (quick GELU in the *_quickgelu_* towers, which only the name shows), pooling on the class
+// token ("token") or on the mean of the patch tokens ("avg"), and the variants its tensors show:
+// CLIP's norm_pre and bias-free patch embedding, DeiT III's layer scale and position embedding
+// without a class row, fc_norm. Anything that would change the function and shows in no tensor
+// (another architecture, the distilled DeiTs, an unknown model_args key, dimensions that disagree
+// with the tensors) is refused by name, never guessed.
 // Variants that add tensors this suite does not compute (register tokens, QK norm, ...) are
 // refused by the model loader, which names the feature (core/model_loader.cpp).
 #pragma once

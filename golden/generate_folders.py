@@ -92,10 +92,9 @@ CASES = [
             patch_size=5),
     timm_case("timm-clip-prenorm-b1", "timm CLIP image tower: a LayerNorm before the blocks, "
               "no patch-embedding bias, LayerNorm eps 1e-5", "vit_base_patch16_clip_224", 1),
-    # Variants this suite refuses today; their folders and outputs wait for support.
     timm_case("timm-clip-quickgelu-b1", "timm CLIP image tower with quick GELU "
-              "(x * sigmoid(1.702 x))", "vit_base_patch16_clip_quickgelu_224", 1,
-              supported=False, variant="CLIP pre-norm, quick GELU"),
+              "(x * sigmoid(1.702 x)), as OpenAI's CLIP", "vit_base_patch16_clip_quickgelu_224", 1),
+    # Variants this suite refuses today; their folders and outputs wait for support.
     timm_case("timm-deit3-layerscale-b1", "timm DeiT III: layer scale, no position embedding "
               "on the class token", "deit3_small_patch16_224", 1),
     timm_case("timm-vit-fcnorm-b1", "timm global_pool avg with its default fc_norm (a LayerNorm "
@@ -194,6 +193,27 @@ def save_hf(model, folder):
     model.save_pretrained(folder, safe_serialization=True)
 
 
+def activation_name(act):
+    """transformers' name for what the MLP's activation module computes, found by evaluating it
+    (timm's act_layer classes have changed names across versions: GELUTanh, QuickGELU, ...)."""
+    import math
+    import torch
+
+    points = [-3.0, -1.0, -0.25, 0.5, 2.0]
+    forms = {
+        "gelu": lambda x: 0.5 * x * (1 + math.erf(x / math.sqrt(2))),
+        "gelu_pytorch_tanh": lambda x: 0.5 * x * (1 + math.tanh(
+            math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
+        "quick_gelu": lambda x: x / (1 + math.exp(-1.702 * x)),
+    }
+    with torch.no_grad():
+        got = act(torch.tensor(points, dtype=torch.float64)).tolist()
+    for name, f in forms.items():
+        if all(abs(g - f(x)) <= 1e-12 * max(1.0, abs(f(x))) for g, x in zip(got, points)):
+            return name
+    raise SystemExit(f"the MLP's activation {type(act).__name__} is none of {list(forms)}")
+
+
 def expected_config_timm(model, batch_args):
     """The model timm built, in core::config_to_json's vocabulary, read off timm's modules."""
     import torch.nn as nn
@@ -203,9 +223,7 @@ def expected_config_timm(model, batch_args):
 
     block = model.blocks[0]
     act = block.mlp.act
-    # act_layer "gelu_tanh" is timm's own GELUTanh class, not nn.GELU(approximate="tanh").
-    tanh = (type(act).__name__ == "GELUTanh" or
-            (isinstance(act, nn.GELU) and getattr(act, "approximate", "none") == "tanh"))
+    hidden_act = activation_name(act)
     img = model.patch_embed.img_size
     img = img[0] if isinstance(img, (tuple, list)) else img
     patch = model.patch_embed.patch_size
@@ -234,7 +252,7 @@ def expected_config_timm(model, batch_args):
         "patch_size": int(patch),
         "num_channels": model.patch_embed.proj.in_channels,
         "layer_norm_eps": block.norm1.eps,
-        "hidden_act": "gelu_pytorch_tanh" if tanh else "gelu",
+        "hidden_act": hidden_act,
         "qkv_bias": block.attn.qkv.bias is not None,
         "vitbench_position_embedding": "learned",
         "vitbench_pooling": "mean" if model.global_pool == "avg" else "cls",

@@ -50,6 +50,20 @@ double gelu_tanh(double x) {
   return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
 }
 
+double gelu_quick(double x) { return x / (1.0 + std::exp(-1.702 * x)); }
+
+double gelu(core::GeluKind kind, double x) {
+  switch (kind) {
+    case core::GeluKind::Erf:
+      return gelu_erf(x);
+    case core::GeluKind::Tanh:
+      return gelu_tanh(x);
+    case core::GeluKind::Quick:
+      return gelu_quick(x);
+  }
+  return gelu_erf(x);
+}
+
 void softmax(double* row, size_t n) {
   if (n == 0) return;
   // Subtracting the maximum keeps every exponent <= 0, so nothing overflows whatever the logits.

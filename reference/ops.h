@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "core/config.h"
+
 namespace vitbench::reference {
 
 // y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta, population variance.
@@ -19,6 +21,10 @@ void linear(const double* x, size_t rows, size_t in, const float* w, const float
 double gelu_erf(double x);
 // GELU, tanh form: x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))).
 double gelu_tanh(double x);
+// Quick GELU (OpenAI's CLIP): x · σ(1.702 x) = x / (1 + exp(−1.702 x)).
+double gelu_quick(double x);
+// The form `kind` names.
+double gelu(core::GeluKind kind, double x);
 
 // In place, max-subtracted.
 void softmax(double* row, size_t n);

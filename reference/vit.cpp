@@ -101,7 +101,7 @@ TensorD mlp_branch(const Config& c, const core::BlockWeights& b, const TensorD& 
   const size_t rows = N * c.num_tokens(), D = c.hidden_size, M = c.intermediate_size;
   const TensorD h = layer_norm_rows(x, rows, D, b.norm2_weight, b.norm2_bias, c.layer_norm_eps);
   TensorD f = linear_rows(h, rows, D, b.fc1_weight, b.fc1_bias, M, threads);
-  for (double& v : f.span()) v = c.gelu == core::GeluKind::Erf ? gelu_erf(v) : gelu_tanh(v);
+  for (double& v : f.span()) v = gelu(c.gelu, v);
   return linear_rows(f, rows, M, b.fc2_weight, b.fc2_bias, D, threads);
 }
 

@@ -5,7 +5,7 @@
 //   GELU: relative error <= 5.9·2^-24 for x >= 0, growing as (x²/2)·2^-23 in the far left tail
 //         (tested: GeluErfDenseSweep).
 // The tanh form is computed as x / (1 + exp(−2u)), equal to x/2·(1 + tanh(u)) without its
-// cancellation for negative x (<= ~3 ulp).
+// cancellation for negative x (<= ~3 ulp); quick GELU, x·σ(1.702·x), as x / (1 + exp(−1.702·x)).
 #include "optimized/hwy/internal.h"
 #include "optimized/hwy/kernels.h"
 
@@ -38,10 +38,13 @@ HWY_INLINE void Map(D d, const float* x, float* y, size_t n, Fn fn) {
 
 void GeluImpl(float* x, size_t n, core::GeluKind kind) {
   const hn::ScalableTag<float> d;
-  if (kind == core::GeluKind::Erf) {
-    Map(d, x, x, n, [](auto dd, auto v) { return GeluErf(dd, v); });
-  } else {
-    Map(d, x, x, n, [](auto dd, auto v) { return GeluTanh(dd, v); });
+  switch (kind) {
+    case core::GeluKind::Erf:
+      return Map(d, x, x, n, [](auto dd, auto v) { return GeluErf(dd, v); });
+    case core::GeluKind::Tanh:
+      return Map(d, x, x, n, [](auto dd, auto v) { return GeluTanh(dd, v); });
+    case core::GeluKind::Quick:
+      return Map(d, x, x, n, [](auto dd, auto v) { return GeluQuick(dd, v); });
   }
 }
 

@@ -197,7 +197,7 @@ template <class D, class V = hn::Vec<D>>
 HWY_INLINE V ApplyEpilogue(D d, V v, const EpilogueArgs& e, const float* bias,
                            const float* residual) {
   if (bias) v = hn::Add(v, hn::LoadU(d, bias));
-  if (e.gelu) v = e.gelu_kind == core::GeluKind::Erf ? GeluErf(d, v) : GeluTanh(d, v);
+  if (e.gelu) v = Gelu(d, v, e.gelu_kind);
   if (residual) v = hn::Add(v, hn::LoadU(d, residual));
   return v;
 }

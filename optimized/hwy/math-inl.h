@@ -36,6 +36,7 @@
 #define VITBENCH_OPTIMIZED_HWY_MATH_INL_H_
 #endif
 
+#include "core/config.h"  // GeluKind
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -195,6 +196,31 @@ HWY_INLINE V GeluTanh(D d, V x) {
   // Zero where −2u >= 88, and g elsewhere, NaN included: x86's Min turns a NaN −2u into 88, so
   // "keep g where −2u < 88" would have turned a NaN input into 0, a finite and wrong answer.
   return hn::IfThenZeroElse(hn::Ge(minus_two_u, kMaxArg), g);
+}
+
+// Quick GELU, x·σ(1.702·x) = x / (1 + exp(−1.702·x)): the tanh form's evaluation with a linear
+// exponent, so the same bounds (≤ ~4 ulp; 0 where the exponent reaches 88, x < −51.7; x where
+// it is below −87.3; a NaN stays NaN).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GeluQuick(D d, V x) {
+  const V minus_kx = hn::Mul(x, hn::Set(d, -1.702f));
+  const V kMaxArg = hn::Set(d, 88.0f);
+  const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), FastExp(d, hn::Min(minus_kx, kMaxArg))));
+  return hn::IfThenZeroElse(hn::Ge(minus_kx, kMaxArg), g);
+}
+
+// The GELU form `kind` names, one vector.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V Gelu(D d, V x, core::GeluKind kind) {
+  switch (kind) {
+    case core::GeluKind::Tanh:
+      return GeluTanh(d, x);
+    case core::GeluKind::Quick:
+      return GeluQuick(d, x);
+    case core::GeluKind::Erf:
+      break;
+  }
+  return GeluErf(d, x);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -81,6 +81,10 @@ TEST(Config, RoundTripsThroughJson) {
   const Config a = parse_config(j, "a");
   const Config b = parse_config(config_to_json(a), "b");
   EXPECT_EQ(config_to_json(a), config_to_json(b));
+  // quick GELU (transformers' quick_gelu) round-trips under its own name.
+  j["hidden_act"] = "quick_gelu";
+  EXPECT_EQ(parse_config(j, "q").gelu, GeluKind::Quick);
+  EXPECT_EQ(config_to_json(parse_config(j, "q"))["hidden_act"], "quick_gelu");
   // A plain ViT's config names no variant; each variant that is on appears and round-trips.
   EXPECT_FALSE(config_to_json(a).contains("vitbench_pre_norm"));
   j["vitbench_patch_bias"] = false;
@@ -111,7 +115,7 @@ TEST(Config, RefusesInvalidConfigsWithAClearMessage) {
       {"num_hidden_layers", -1, "\"num_hidden_layers\" must be in [1,"},
       {"image_size", 22, "image_size 22 is not divisible by patch_size 4"},
       {"hidden_act", "relu", "unknown hidden_act \"relu\""},
-      {"hidden_act", "quick_gelu", "unknown hidden_act \"quick_gelu\""},
+      {"hidden_act", "gelu_10", "unknown hidden_act \"gelu_10\""},
       {"hidden_size", "72", "\"hidden_size\" must be an integer"},
       {"hidden_size", 1.5, "\"hidden_size\" must be an integer"},
       {"hidden_size", nullptr, "missing field \"hidden_size\""},

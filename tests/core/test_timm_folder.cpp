@@ -210,14 +210,14 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
        {"model_args.init_values is 1e-05 but the tensors lack layer scale"}},
       {[](json& j) { j["model_args"]["qk_norm"] = true; }, {"selects QK normalization"}},
       {[](json& j) { j["architecture"] = "vit_base_patch8_clip_quickgelu_32"; },
-       {"uses quick GELU"}},
+       {"is a quick GELU model but model_args.act_layer is \"gelu_tanh\""}},
       {[](json& j) { j["architecture"] = "deit_base_distilled_patch8_32"; },
        {"is a distilled DeiT"}},
       {[](json& j) { j["model_args"]["block_fn"] = "ParallelScalingBlock"; },
        {"model_args key \"block_fn\" is not supported", "known: ", "act_layer", "pre_norm",
         "drop_path_rate"}},
-      {[](json& j) { j["model_args"]["act_layer"] = "quick_gelu"; },
-       {"act_layer \"quick_gelu\" is not supported"}},
+      {[](json& j) { j["model_args"]["act_layer"] = "swiglu"; },
+       {"act_layer \"swiglu\" is not supported"}},
       {[](json& j) { j["model_args"]["class_token"] = false; }, {"class_token false"}},
       {[](json& j) { j["global_pool"] = "map"; }, {"global_pool \"map\" is not supported"}},
       {[](json& j) { j["num_classes"] = 0; }, {"feature extractor"}},
@@ -319,10 +319,19 @@ TEST_F(TimmFolder, VariantsAreReadOffTheirTensors) {
                           {"fc_norm", nullptr}});
   write(Model{c, generate_weights(c, 9)}, j);
   expect_same_config(load_model_folder(dir_.path()).config, c);
-  // CLIP's towers are timm's only ViTs with nn.LayerNorm's eps of 1e-5, known by their name.
+  // CLIP's towers are timm's only ViTs with nn.LayerNorm's eps of 1e-5, known by their name;
+  // OpenAI's use quick GELU, which only the name (*_quickgelu_*) shows.
   j["architecture"] = "vit_base_patch8_clip_32";
   write(Model{c, generate_weights(c, 9)}, j);
   EXPECT_EQ(load_model_folder(dir_.path()).config.layer_norm_eps, 1e-5);
+  j["architecture"] = "vit_base_patch8_clip_quickgelu_32";
+  j["model_args"].erase("act_layer");
+  write(Model{c, generate_weights(c, 9)}, j);
+  EXPECT_EQ(load_model_folder(dir_.path()).config.gelu, GeluKind::Quick);
+  j["model_args"]["act_layer"] = "quick_gelu";
+  j["architecture"] = "vit_base_patch8_32";
+  write(Model{c, generate_weights(c, 9)}, j);
+  EXPECT_EQ(load_model_folder(dir_.path()).config.gelu, GeluKind::Quick);
 }
 
 TEST_F(TimmFolder, AVariantWithSomeOfItsTensorsMissingNamesThem) {

@@ -102,6 +102,11 @@ std::vector<Case> cases() {
   core::Config fc_token = small_config();
   fc_token.fc_norm = true;
   list.push_back({"fc_norm_class_token", fc_token, 2});
+  core::Config quick = small_config();  // OpenAI's CLIP towers
+  quick.gelu = core::GeluKind::Quick;
+  quick.pre_norm = true;
+  quick.patch_bias = false;
+  list.push_back({"clip_quick_gelu", quick, 2});
   return list;
 }
 

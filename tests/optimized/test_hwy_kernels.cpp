@@ -129,7 +129,12 @@ TEST(TargetLimit, DispatchFollowsTheLimit) {
 // ---------------------------------------------------------------------------------------------
 // GEMM
 
-enum class Epi { None, Bias, BiasGeluErf, BiasGeluTanh, Residual, ResidualAliasC, All };
+enum class Epi { None, Bias, BiasGeluErf, BiasGeluTanh, BiasGeluQuick, Residual, ResidualAliasC, All };
+
+bool has_gelu(Epi epi) {
+  return epi == Epi::BiasGeluErf || epi == Epi::BiasGeluTanh || epi == Epi::BiasGeluQuick ||
+         epi == Epi::All;
+}
 
 struct GemmSetup {
   size_t m, n, k;
@@ -149,12 +154,10 @@ struct GemmSetup {
 // costs ~1/√k of max|C| (0.02 at k = 3072), four orders of magnitude above this.
 double gemm_tolerance(size_t k, Epi epi) {
   double tol = (4 * std::sqrt(static_cast<double>(k)) + 8) * kU;
-  // GELU: its slope is at most 1.13, so it carries the pre-activation error through at most
-  // 1.13x, and adds its own approximation error, <= 8u of max|GELU| for both forms (erf:
-  // GeluErfDenseSweep; tanh: exp, an add and a divide).
-  if (epi == Epi::BiasGeluErf || epi == Epi::BiasGeluTanh || epi == Epi::All) {
-    tol = 1.13 * tol + 8 * kU;
-  }
+  // GELU: its slope is at most 1.13 (quick GELU's 1.1), so it carries the pre-activation error
+  // through at most 1.13x, and adds its own approximation error, <= 8u of max|GELU| for every
+  // form (erf: GeluErfDenseSweep; tanh and quick: exp, an add and a divide).
+  if (has_gelu(epi)) tol = 1.13 * tol + 8 * kU;
   return tol;
 }
 
@@ -177,11 +180,12 @@ std::vector<float> run_gemm_and_check(const GemmSetup& s, std::mt19937_64& rng) 
   std::vector<float> residual_buf = uniform(rng, s.m * ldc, -res_scale, res_scale);
 
   Epilogue e;
-  const bool has_bias = s.epi == Epi::Bias || s.epi == Epi::BiasGeluErf ||
-                        s.epi == Epi::BiasGeluTanh || s.epi == Epi::All;
+  const bool has_bias = s.epi == Epi::Bias || has_gelu(s.epi);
   if (has_bias) e.bias = bias.data();
-  e.gelu = s.epi == Epi::BiasGeluErf || s.epi == Epi::BiasGeluTanh || s.epi == Epi::All;
-  e.gelu_kind = s.epi == Epi::BiasGeluTanh ? core::GeluKind::Tanh : core::GeluKind::Erf;
+  e.gelu = has_gelu(s.epi);
+  e.gelu_kind = s.epi == Epi::BiasGeluTanh    ? core::GeluKind::Tanh
+                : s.epi == Epi::BiasGeluQuick ? core::GeluKind::Quick
+                                              : core::GeluKind::Erf;
   if (s.epi == Epi::Residual) {
     e.residual = residual_buf.data();
     e.ld_residual = ldc;
@@ -200,7 +204,7 @@ std::vector<float> run_gemm_and_check(const GemmSetup& s, std::mt19937_64& rng) 
   for (size_t i = 0; i < s.m; ++i) {
     for (size_t j = 0; j < s.n; ++j) {
       double& x = expected[i * s.n + j];
-      if (e.gelu) x = e.gelu_kind == core::GeluKind::Erf ? reference::gelu_erf(x) : reference::gelu_tanh(x);
+      if (e.gelu) x = reference::gelu(e.gelu_kind, x);
       if (e.residual) x += residual_buf[i * ldc + j];
     }
   }
@@ -245,8 +249,8 @@ TEST_P(HwyKernels, GemmShapes) {
 TEST_P(HwyKernels, GemmEpilogues) {
   // K = 300 spans two or three K blocks on every target, so the epilogue runs after partial
   // sums went through the workspace; N = 45 leaves a ragged last panel.
-  for (Epi epi : {Epi::Bias, Epi::BiasGeluErf, Epi::BiasGeluTanh, Epi::Residual,
-                  Epi::ResidualAliasC, Epi::All}) {
+  for (Epi epi : {Epi::Bias, Epi::BiasGeluErf, Epi::BiasGeluTanh, Epi::BiasGeluQuick,
+                  Epi::Residual, Epi::ResidualAliasC, Epi::All}) {
     GemmSetup s{37, 45, 300, epi};
     run_gemm_and_check(s, rng_);
     s.k = 20;  // a single K block: the epilogue straight from the accumulators
@@ -259,7 +263,7 @@ TEST_P(HwyKernels, GemmGeluEpilogueOverWholeAndRaggedPanels) {
   // four rows at a time; M = 197 = 4·49 + 1 leaves a row over, N = 2 panels + 5 (for every
   // target's panel width, 48 on AVX-512) a ragged panel after two whole ones, K = 300 and 20
   // both with and without partial sums.
-  for (Epi epi : {Epi::BiasGeluErf, Epi::BiasGeluTanh}) {
+  for (Epi epi : {Epi::BiasGeluErf, Epi::BiasGeluTanh, Epi::BiasGeluQuick}) {
     GemmSetup s{197, 2 * 48 + 5, 300, epi};
     run_gemm_and_check(s, rng_);
     s.k = 20;
@@ -448,7 +452,7 @@ TEST_P(HwyKernels, GeluKeepsNaNAndInfinityAndSaturatesHugeInputs) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> specials = {nan, inf, 3e38f, -3e38f, 1e30f, -1e30f, 2e19f, -2e19f};
-  for (auto kind : {core::GeluKind::Erf, core::GeluKind::Tanh}) {
+  for (auto kind : {core::GeluKind::Erf, core::GeluKind::Tanh, core::GeluKind::Quick}) {
     SCOPED_TRACE(core::to_string(kind));
     std::vector<float> x;
     for (float v : specials) x.insert(x.end(), {v, 0.75f});
@@ -471,7 +475,7 @@ TEST_P(HwyKernels, GeluKeepsNaNAndInfinityAndSaturatesHugeInputs) {
 
 TEST_P(HwyKernels, GeluShapes) {
   const size_t L = lanes_;
-  for (auto kind : {core::GeluKind::Erf, core::GeluKind::Tanh}) {
+  for (auto kind : {core::GeluKind::Erf, core::GeluKind::Tanh, core::GeluKind::Quick}) {
     for (size_t n : {size_t{1}, L > 1 ? L - 1 : 2, L, L + 1, size_t{197}, size_t{3072}}) {
       SCOPED_TRACE(::testing::Message() << "n=" << n << " kind=" << core::to_string(kind));
       // [−5, 5]: below −5 the reference's 1 + erf / 1 + tanh cancels in double by more than
@@ -479,25 +483,23 @@ TEST_P(HwyKernels, GeluShapes) {
       std::vector<float> buf = uniform(rng_, n + 2, -5, 5);
       const float guard0 = buf[0], guard1 = buf[n + 1];
       std::vector<double> expected(n);
-      for (size_t i = 0; i < n; ++i) {
-        expected[i] = kind == core::GeluKind::Erf ? reference::gelu_erf(buf[i + 1])
-                                                  : reference::gelu_tanh(buf[i + 1]);
-      }
+      for (size_t i = 0; i < n; ++i) expected[i] = reference::gelu(kind, buf[i + 1]);
       const std::vector<float> x(buf.begin() + 1, buf.end() - 1);
       gelu(buf.data() + 1, n, kind);  // misaligned by one float
       EXPECT_EQ(buf[0], guard0);
       EXPECT_EQ(buf[n + 1], guard1);
       const auto cmp = core::compare(dense_double(buf.data() + 1, 1, n, n), expected);
-      // 8u of max|expected| (erf: GeluErfDenseSweep; tanh: exp, an add and a divide), plus, per
-      // element, the left tail's rounding of the exponent argument relative to the element:
-      // 2x²·u for erf (as in the dense sweep), 2·|2u(x)|·u for tanh, whose exponent is
-      // −2u(x) = −1.6·x·(1 + 0.045·x²). With one element that is all there is to compare to.
+      // 8u of max|expected| (erf: GeluErfDenseSweep; tanh and quick: exp, an add and a divide),
+      // plus, per element, the left tail's rounding of the exponent argument relative to the
+      // element: 2x²·u for erf (as in the dense sweep), 2·|exponent|·u for tanh, whose exponent
+      // is −2u(x) = −1.6·x·(1 + 0.045·x²), and for quick GELU, whose exponent is −1.702·x. With
+      // one element that is all there is to compare to.
       for (size_t i = 0; i < n; ++i) {
         const double xi = x[i];
-        const double tail = xi >= 0 ? 0
-                            : kind == core::GeluKind::Erf
-                                ? 2 * xi * xi
-                                : 2 * 1.6 * -xi * (1 + 0.045 * xi * xi);
+        const double tail = xi >= 0                         ? 0
+                            : kind == core::GeluKind::Erf  ? 2 * xi * xi
+                            : kind == core::GeluKind::Tanh ? 2 * 1.6 * -xi * (1 + 0.045 * xi * xi)
+                                                           : 2 * 1.702 * -xi;
         const double bound = 8 * kU * cmp.max_abs_expected + tail * kU * std::fabs(expected[i]);
         ASSERT_LE(std::fabs(buf[i + 1] - expected[i]), bound) << "x = " << xi;
       }
