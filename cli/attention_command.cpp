@@ -101,8 +101,9 @@ int run_attention(const AttentionOptions& o) {
     probs.push_back(&taps.get(name));
   }
 
-  const core::TensorD map = o.rollout ? imaging::attention_rollout(probs, 0)
-                                      : imaging::class_token_attention(*probs[0], 0, o.head);
+  const size_t prefix = model.config.num_prefix_tokens();
+  const core::TensorD map = o.rollout ? imaging::attention_rollout(probs, 0, prefix)
+                                      : imaging::class_token_attention(*probs[0], 0, o.head, prefix);
   std::string what;
   if (o.rollout) {
     what = "attention rollout, layers 0-" + std::to_string(layer);

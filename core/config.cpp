@@ -124,6 +124,11 @@ void Config::validate(const std::string& where) const {
   require(std::isfinite(layer_norm_eps) && layer_norm_eps > 0, "layer_norm_eps must be positive");
   require(position_embedding != PositionEmbedding::Sincos || hidden_size % 4 == 0,
           "sin-cos position embeddings need hidden_size divisible by 4");
+  require(!distilled || (pooling == Pooling::ClassToken && !fc_norm),
+          "vitbench_distilled pools the class and distillation tokens: it takes "
+          "vitbench_pooling cls and no vitbench_fc_norm");
+  require(position_embedding != PositionEmbedding::Sincos || !distilled,
+          "sin-cos position embeddings have no row for a distillation token");
   require(position_embedding != PositionEmbedding::Sincos || !no_embed_class,
           "vitbench_no_embed_class applies to learned position embeddings (the sin-cos table "
           "gives the class token zeros already)");
@@ -173,6 +178,7 @@ Config parse_config(const nlohmann::json& json, const std::string& where) {
   c.pre_norm = bool_field(json, "vitbench_pre_norm", where, false);
   c.layer_scale = bool_field(json, "vitbench_layer_scale", where, false);
   c.fc_norm = bool_field(json, "vitbench_fc_norm", where, false);
+  c.distilled = bool_field(json, "vitbench_distilled", where, false);
   c.labels = parse_labels(json, where, &c.num_labels);
   c.validate(where);
   return c;
@@ -211,6 +217,7 @@ nlohmann::json config_to_json(const Config& c) {
   if (c.pre_norm) j["vitbench_pre_norm"] = true;
   if (c.layer_scale) j["vitbench_layer_scale"] = true;
   if (c.fc_norm) j["vitbench_fc_norm"] = true;
+  if (c.distilled) j["vitbench_distilled"] = true;
   return j;
 }
 

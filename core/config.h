@@ -47,10 +47,14 @@ struct Config {
   bool layer_scale = false;      // each branch scaled per channel before its residual add
                                  // (DeiT III): x += ls1 ⊙ attn(...), x += ls2 ⊙ mlp(...)
   bool fc_norm = false;          // the final LayerNorm after pooling instead of before
+  bool distilled = false;        // a distillation token after the class token and a second head
+                                 // on it; the logits are the mean of both heads (DeiT distilled)
 
   size_t grid_size() const { return image_size / patch_size; }
   size_t num_patches() const { return grid_size() * grid_size(); }
-  size_t num_tokens() const { return num_patches() + 1; }  // patches plus the class token
+  // The tokens before the patches: the class token, and the distillation token if any.
+  size_t num_prefix_tokens() const { return distilled ? 2 : 1; }
+  size_t num_tokens() const { return num_patches() + num_prefix_tokens(); }
   // Rows of the position embedding: one per token, or per patch with no_embed_class.
   size_t num_positions() const { return no_embed_class ? num_patches() : num_tokens(); }
   size_t head_dim() const { return hidden_size / num_heads; }

@@ -7,7 +7,8 @@ double model_per_image(const Config& c) {
   const double patch = linear(c.num_patches(), D, c.patch_dim());
   const double block = linear(T, 3 * D, D) + attention(T, c.num_heads, c.head_dim()) +
                        linear(T, D, D) + linear(T, M, D) + linear(T, D, M);
-  return patch + c.num_layers * block + linear(1, c.num_labels, D);
+  const double heads = (c.distilled ? 2 : 1) * linear(1, c.num_labels, D);
+  return patch + c.num_layers * block + heads;
 }
 
 double weight_bytes(const Config& c) {

@@ -65,6 +65,7 @@ void require_hf_expressible(const Config& c, const std::string& where) {
   const char* variant = c.pre_norm      ? "vitbench_pre_norm (norm_pre)"
                         : c.layer_scale ? "vitbench_layer_scale (ls1, ls2)"
                         : c.fc_norm     ? "vitbench_fc_norm (fc_norm)"
+                        : c.distilled   ? "vitbench_distilled (dist_token, head_dist)"
                                         : nullptr;
   if (variant) {
     fail(where, std::string("HuggingFace's ViT tensor names have nothing for ") + variant +
@@ -106,7 +107,8 @@ bool is_hf_name(const std::string& n) {
 bool is_timm_name(const std::string& n) {
   return n == "cls_token" || n == "pos_embed" || starts_with(n, "blocks.") ||
          starts_with(n, "patch_embed.") || starts_with(n, "norm.") || starts_with(n, "head.") ||
-         starts_with(n, "norm_pre.") || starts_with(n, "fc_norm.");
+         starts_with(n, "norm_pre.") || starts_with(n, "fc_norm.") || n == "dist_token" ||
+         starts_with(n, "head_dist.");
 }
 
 NameScheme detect_scheme(const SafetensorsFile& file) {
@@ -154,6 +156,8 @@ std::string unsupported_feature(const std::vector<std::string>& names) {
       {"fc_norm.", "a LayerNorm after pooling (timm's fc_norm)", "vitbench_fc_norm"},
       {".ls1.", "layer scale", "vitbench_layer_scale"},
       {".ls2.", "layer scale", "vitbench_layer_scale"},
+      {"dist_token", "a distillation token (DeiT distilled)", "vitbench_distilled"},
+      {"head_dist.", "a distillation head (DeiT distilled)", "vitbench_distilled"},
   };
   for (const std::string& n : names) {
     for (const Declarable& d : kDeclarable) {
@@ -165,8 +169,6 @@ std::string unsupported_feature(const std::vector<std::string>& names) {
   }
   constexpr std::pair<const char*, const char*> kFeatures[] = {
       {"reg_token", "register tokens"},
-      {"dist_token", "a distillation token (DeiT distilled)"},
-      {"head_dist.", "a distillation head (DeiT distilled)"},
       {".q_norm.", "QK normalization"},
       {".k_norm.", "QK normalization"},
       {"attn_pool.", "attention pooling"},

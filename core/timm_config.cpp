@@ -92,6 +92,7 @@ void check_model_arg(const std::string& key, const json& value, const std::strin
 struct ArchitectureName {
   std::string size;
   size_t patch = 0;
+  bool distilled = false;  // deit_*_distilled_*: DeiT with a distillation token
 };
 
 ArchitectureName parse_architecture(const std::string& name, const std::string& where) {
@@ -105,11 +106,6 @@ ArchitectureName parse_architecture(const std::string& name, const std::string& 
     return name.substr(begin, name.find('_', begin) - begin);
   };
   const std::string family = word(0);
-  // A family of timm's ViTs this suite knows by name and does not compute.
-  if (family == "deit" && word(2) == "distilled") {
-    fail(where, "architecture " + json_quoted(name) + " is a distilled DeiT (a distillation token "
-                "and a second head), which this suite does not compute");
-  }
   if (family != "vit" && family != "deit" && family != "deit3") {
     fail(where, "architecture " + json_quoted(name) +
                     " is not a plain Vision Transformer (supported: timm's vit_*, deit_* and "
@@ -117,7 +113,8 @@ ArchitectureName parse_architecture(const std::string& name, const std::string& 
   }
   ArchitectureName a;
   a.size = word(1);
-  const std::string patch = word(2);
+  a.distilled = family == "deit" && word(2) == "distilled";
+  const std::string patch = word(a.distilled ? 3 : 2);
   if (patch.size() > 5 && patch.compare(0, 5, "patch") == 0 &&
       patch.find_first_not_of("0123456789", 5) == std::string::npos && patch.size() <= 9) {
     a.patch = std::stoul(patch.substr(5));
@@ -269,6 +266,8 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
            (n.find(".ls1.gamma") != std::string::npos || n.find(".ls2.gamma") != std::string::npos);
   });
   c.fc_norm = shapes.count("fc_norm.weight") || shapes.count("fc_norm.bias");
+  // DeiT's distilled models: by name (deit_*_distilled_*) or by the tensor.
+  c.distilled = name.distilled || shapes.count("dist_token") != 0;
 
   // The head count: the one dimension no tensor shows.
   if (model_args.contains("num_heads")) {
@@ -360,7 +359,8 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   // Pooling: the class token, or the mean of the final-normed patch tokens.
   std::string pool = string_field(j, "global_pool", where, "token");
   pool = string_field(model_args, "global_pool", where + ": model_args", pool);
-  if (pool == "token") {
+  if (pool == "token" || c.distilled) {
+    // timm's distilled DeiT pools its class and distillation tokens whatever global_pool says.
     c.pooling = Pooling::ClassToken;
   } else if (pool == "avg") {
     c.pooling = Pooling::Mean;

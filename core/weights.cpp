@@ -14,6 +14,7 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
       {"patch_embed.proj.weight", {D, c.num_channels, P, P}, &w.patch_weight, true},
       {"patch_embed.proj.bias", {D}, &w.patch_bias, c.patch_bias},
   };
+  if (c.distilled) slots.insert(slots.begin() + 1, ParameterSlot{"dist_token", {1, 1, D}, &w.dist_token, true});
   if (c.pre_norm) {
     slots.push_back({"norm_pre.weight", {D}, &w.norm_pre_weight, true});
     slots.push_back({"norm_pre.bias", {D}, &w.norm_pre_bias, true});
@@ -41,6 +42,10 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
   slots.push_back({final_norm + "bias", {D}, &w.norm_bias, true});
   slots.push_back({"head.weight", {c.num_labels, D}, &w.head_weight, true});
   slots.push_back({"head.bias", {c.num_labels}, &w.head_bias, true});
+  if (c.distilled) {
+    slots.push_back({"head_dist.weight", {c.num_labels, D}, &w.head_dist_weight, true});
+    slots.push_back({"head_dist.bias", {c.num_labels}, &w.head_dist_bias, true});
+  }
   return slots;
 }
 
@@ -51,6 +56,7 @@ Weights allocate_weights(const Config& c) {
   }
   // Canonical shapes drop timm's leading singleton dimensions.
   w.cls_token.reshape({c.hidden_size});
+  if (c.distilled) w.dist_token.reshape({c.hidden_size});
   w.pos_embed.reshape({c.num_positions(), c.hidden_size});
   if (c.position_embedding == PositionEmbedding::Sincos) {
     w.pos_embed = sincos_position_embedding(c.grid_size(), c.hidden_size);
@@ -109,7 +115,7 @@ double fan_in_scale(double gain, size_t fan_in) { return gain * std::sqrt(3.0 / 
 
 DrawRule draw_rule(const Config& c, const std::string& name) {
   const size_t D = c.hidden_size, M = c.intermediate_size;
-  if (name == "cls_token") return {0.0, 1.0};
+  if (name == "cls_token" || name == "dist_token") return {0.0, 1.0};
   if (name == "pos_embed") return {0.0, 0.5};
   if (name == "patch_embed.proj.weight") return {0.0, fan_in_scale(1.0, c.patch_dim())};
   // LayerNorm gains around 1 and biases around 0, but far from exactly so.
@@ -133,7 +139,7 @@ DrawRule draw_rule(const Config& c, const std::string& name) {
   if (ends_with(name, "mlp.fc1.bias")) return {0.0, 0.1};
   if (ends_with(name, "mlp.fc2.weight")) return {0.0, fan_in_scale(1.0, M)};
   // A head at 2/√D spreads the logits enough that top-1 classes win clearly.
-  if (name == "head.weight") return {0.0, fan_in_scale(2.0, D)};
+  if (name == "head.weight" || name == "head_dist.weight") return {0.0, fan_in_scale(2.0, D)};
   return {0.0, 0.02};  // the remaining biases: patch_embed, attn.proj, mlp.fc2, head
 }
 

@@ -28,6 +28,7 @@ struct Weights {
   Tensor patch_weight;  // [D, C, P, P], a Conv2d with stride P
   Tensor patch_bias;    // [D]; zeros when config.patch_bias is false
   Tensor cls_token;     // [D]
+  Tensor dist_token;    // [D] with config.distilled, else empty
   Tensor pos_embed;     // [config.num_positions(), D]; for sin-cos models, filled by
                         // sincos_position_embedding
   Tensor norm_pre_weight, norm_pre_bias;  // [D] each with config.pre_norm, else empty
@@ -35,6 +36,7 @@ struct Weights {
   Tensor norm_weight, norm_bias;  // [D]: the final norm ("fc_norm.*" with config.fc_norm)
   Tensor head_weight;             // [L, D]
   Tensor head_bias;               // [L]
+  Tensor head_dist_weight, head_dist_bias;  // [L, D], [L] with config.distilled, else empty
 };
 
 struct Model {
@@ -46,7 +48,7 @@ struct Model {
 // `stored` is false for parameters that a file does not hold (the q/k/v bias of a qkv_bias=false
 // model, the patch bias of a patch_bias=false one, the position embedding of a sin-cos model):
 // those are computed, not read. A variant's own parameters (norm_pre, ls1/ls2) have slots only
-// when the config has the variant.
+// when the config has the variant (and dist_token, head_dist.* when it is distilled).
 struct ParameterSlot {
   std::string name;
   Shape shape;

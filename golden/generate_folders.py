@@ -94,20 +94,19 @@ CASES = [
               "no patch-embedding bias, LayerNorm eps 1e-5", "vit_base_patch16_clip_224", 1),
     timm_case("timm-clip-quickgelu-b1", "timm CLIP image tower with quick GELU "
               "(x * sigmoid(1.702 x)), as OpenAI's CLIP", "vit_base_patch16_clip_quickgelu_224", 1),
-    # Variants this suite refuses today; their folders and outputs wait for support.
     timm_case("timm-deit3-layerscale-b1", "timm DeiT III: layer scale, no position embedding "
               "on the class token", "deit3_small_patch16_224", 1),
     timm_case("timm-vit-fcnorm-b1", "timm global_pool avg with its default fc_norm (a LayerNorm "
               "after pooling)", "vit_small_patch16_224", 1, global_pool="avg"),
+    timm_case("timm-deit-distilled-b1", "timm DeiT distilled: a distillation token and head, "
+              "the logits the mean of both heads", "deit_tiny_distilled_patch16_224", 1),
+    # Variants this suite refuses today; their folders and outputs wait for support.
     timm_case("timm-vit-qknorm-b1", "timm VisionTransformer with qk_norm (LayerNorm on q and k "
               "per head)", "vit_small_patch16_224", 1, qk_norm=True, supported=False,
               variant="QK norm"),
     timm_case("timm-vit-reg4-b1", "timm VisionTransformer with 4 register tokens",
               "vit_base_patch16_reg4_gap_256", 1, reg_tokens=4, supported=False,
               variant="register tokens"),
-    timm_case("timm-deit-distilled-b1", "timm DeiT distilled: a distillation token and head",
-              "deit_tiny_distilled_patch16_224", 1, supported=False,
-              variant="distillation token"),
 ]
 
 
@@ -242,6 +241,8 @@ def expected_config_timm(model, batch_args):
         variants["vitbench_layer_scale"] = True
     if present(getattr(model, "fc_norm", None)):
         variants["vitbench_fc_norm"] = True
+    if getattr(model, "dist_token", None) is not None:
+        variants["vitbench_distilled"] = True
     return dict({
         "model_type": "vit",
         "hidden_size": model.embed_dim,
@@ -430,7 +431,8 @@ def generate_case(case, out_dir, unsupported_dir):
         cfg = (expected_config_timm(model, args) if case["library"] == "timm"
                else expected_config_hf(model))
         manifest["config"] = cfg
-        tokens = (size // cfg["patch_size"]) ** 2 + 1
+        # The patches and the class token, and a distilled DeiT's distillation token.
+        tokens = (size // cfg["patch_size"]) ** 2 + (2 if cfg.get("vitbench_distilled") else 1)
         for name, value in taps.items():
             if value.shape != (case["batch"], tokens, cfg["hidden_size"]):
                 raise SystemExit(f"{case['name']}: tap {name} is shaped {value.shape}")

@@ -30,7 +30,8 @@ def reduction_length(cfg, tap):
     patch_dim = cfg.get("num_channels", 3) * cfg["patch_size"] ** 2
     if tap == "embed":
         return patch_dim
-    tokens = (cfg["image_size"] // cfg["patch_size"]) ** 2 + 1
+    prefix = 2 if cfg.get("vitbench_distilled", False) else 1  # class (+ distillation) token
+    tokens = (cfg["image_size"] // cfg["patch_size"]) ** 2 + prefix
     return max(patch_dim, cfg["hidden_size"], cfg["intermediate_size"], tokens)
 
 

@@ -70,7 +70,8 @@ def grid_size(cfg):
 
 
 def num_tokens(cfg):
-    return grid_size(cfg) ** 2 + 1
+    """The patches, the class token and, in a distilled DeiT, the distillation token."""
+    return grid_size(cfg) ** 2 + (2 if cfg.get("vitbench_distilled", False) else 1)
 
 
 def num_channels(cfg):
@@ -94,9 +95,10 @@ def variant(cfg, key):
 def parameter_slots(cfg):
     """(name, shape, stored) in core::parameter_slots' canonical order and timm-style shapes."""
     D, M, P = cfg["hidden_size"], cfg["intermediate_size"], cfg["patch_size"]
-    positions = num_tokens(cfg) - (1 if variant(cfg, "no_embed_class") else 0)
+    positions = grid_size(cfg) ** 2 if variant(cfg, "no_embed_class") else num_tokens(cfg)
     slots = [
         ("cls_token", (1, 1, D), True),
+    ] + ([("dist_token", (1, 1, D), True)] if variant(cfg, "distilled") else []) + [
         ("pos_embed", (1, positions, D), position_embedding(cfg) == "learned"),
         ("patch_embed.proj.weight", (D, num_channels(cfg), P, P), True),
         ("patch_embed.proj.bias", (D,), variant(cfg, "patch_bias")),
@@ -128,6 +130,9 @@ def parameter_slots(cfg):
         ("head.weight", (cfg["num_labels"], D), True),
         ("head.bias", (cfg["num_labels"],), True),
     ]
+    if variant(cfg, "distilled"):
+        slots += [("head_dist.weight", (cfg["num_labels"], D), True),
+                  ("head_dist.bias", (cfg["num_labels"],), True)]
     return slots
 
 
@@ -140,7 +145,7 @@ def draw_rule(cfg, name):
     """(offset, scale) of core::draw_rule."""
     D, M = cfg["hidden_size"], cfg["intermediate_size"]
     patch_dim = num_channels(cfg) * cfg["patch_size"] ** 2
-    if name == "cls_token":
+    if name in ("cls_token", "dist_token"):
         return 0.0, 1.0
     if name == "pos_embed":
         return 0.0, 0.5
@@ -164,7 +169,7 @@ def draw_rule(cfg, name):
         return 0.0, 0.1
     if name.endswith("mlp.fc2.weight"):
         return 0.0, _fan_in_scale(1.0, M)
-    if name == "head.weight":
+    if name in ("head.weight", "head_dist.weight"):
         return 0.0, _fan_in_scale(2.0, D)
     return 0.0, 0.02
 
@@ -236,6 +241,10 @@ CHECK_CONFIGS = [
       "layer_norm_eps": 1e-5, "vitbench_patch_bias": False, "vitbench_no_embed_class": True,
       "vitbench_pre_norm": True, "vitbench_layer_scale": True, "vitbench_fc_norm": True},
      99, 1, 5),
+    # DeiT's distilled models: the distillation token and its head.
+    ({"hidden_size": 12, "num_hidden_layers": 1, "num_attention_heads": 2,
+      "intermediate_size": 20, "image_size": 8, "patch_size": 4, "num_labels": 3,
+      "vitbench_distilled": True}, 3, 1, 4),
 ]
 CHECK_DRAWS = [(0, "cls_token", 0), (1, "input", 12345), (0xFFFFFFFFFFFFFFFF, "head.bias", 2),
                (0x8000000000000000, "blocks.11.mlp.fc2.weight", 2359295)]

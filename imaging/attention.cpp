@@ -32,37 +32,39 @@ TensorD head_mean(const TensorD& probs, size_t image) {
   return mean;
 }
 
-TensorD patch_row_as_grid(const double* row, size_t grid) {
+TensorD patch_row_as_grid(const double* row, size_t grid, size_t prefix) {
   TensorD map({grid, grid});
-  for (size_t i = 0; i < grid * grid; ++i) map[i] = row[1 + i];
+  for (size_t i = 0; i < grid * grid; ++i) map[i] = row[prefix + i];
   return map;
 }
 
 }  // namespace
 
-size_t attention_grid_size(const TensorD& probs) {
+size_t attention_grid_size(const TensorD& probs, size_t prefix) {
   check_probs(probs, 0);
-  const size_t patches = probs.dim(2) - 1;
+  const size_t patches = probs.dim(2) > prefix ? probs.dim(2) - prefix : 0;
   const auto grid = static_cast<size_t>(std::llround(std::sqrt(static_cast<double>(patches))));
-  if (patches == 0 || grid * grid != patches) {
-    fail("attention probabilities", std::to_string(probs.dim(2)) +
-                                        " tokens are not a class token plus a square grid of patches");
+  if (prefix == 0 || patches == 0 || grid * grid != patches) {
+    fail("attention probabilities",
+         std::to_string(probs.dim(2)) + " tokens are not " + std::to_string(prefix) +
+             " prefix token(s) (the class token first) plus a square grid of patches");
   }
   return grid;
 }
 
-TensorD class_token_attention(const TensorD& probs, size_t image, std::optional<size_t> head) {
+TensorD class_token_attention(const TensorD& probs, size_t image, std::optional<size_t> head,
+                              size_t prefix) {
   check_probs(probs, image);
-  const size_t grid = attention_grid_size(probs);
+  const size_t grid = attention_grid_size(probs, prefix);
   const size_t H = probs.dim(1), T = probs.dim(2);
   if (head) {
     if (*head >= H) {
       fail("--head", "head " + std::to_string(*head) + " does not exist (the model has " +
                          std::to_string(H) + " heads: 0 to " + std::to_string(H - 1) + ")");
     }
-    return patch_row_as_grid(probs.data() + (image * H + *head) * T * T, grid);
+    return patch_row_as_grid(probs.data() + (image * H + *head) * T * T, grid, prefix);
   }
-  return patch_row_as_grid(head_mean(probs, image).data(), grid);
+  return patch_row_as_grid(head_mean(probs, image).data(), grid, prefix);
 }
 
 TensorD rollout_matrix(const std::vector<const TensorD*>& layers, size_t image) {
@@ -95,11 +97,11 @@ TensorD rollout_matrix(const std::vector<const TensorD*>& layers, size_t image) 
   return rollout;
 }
 
-TensorD attention_rollout(const std::vector<const TensorD*>& layers, size_t image) {
+TensorD attention_rollout(const std::vector<const TensorD*>& layers, size_t image, size_t prefix) {
   if (layers.empty()) fail("attention rollout", "no layers given");
-  const size_t grid = attention_grid_size(*layers[0]);
+  const size_t grid = attention_grid_size(*layers[0], prefix);
   const TensorD r = rollout_matrix(layers, image);
-  return patch_row_as_grid(r.data(), grid);
+  return patch_row_as_grid(r.data(), grid, prefix);
 }
 
 }  // namespace vitbench::imaging

@@ -1,7 +1,7 @@
 // The shared forward pass. Same semantics as reference::forward: patch embedding as a Conv2d of
-// stride P, token order 1 + gy·grid + gx with the class token at 0, + position embedding, pre-LN
-// blocks, final LayerNorm over every token, class-token or mean (patch tokens only) pooling,
-// head.
+// stride P, token order prefix + gy·grid + gx with the class token at 0 (and a distilled DeiT's
+// distillation token at 1), + position embedding, pre-LN blocks, final LayerNorm over every
+// token, class-token or mean (patch tokens only) pooling, head; and timm's variants (config.h).
 //
 // Layout: every image's tokens are rows of one [N·T, D] activation matrix, so each linear layer is
 // a single GEMM of N·T rows; attention is per image (the kernel sees the whole batch and spreads
@@ -111,6 +111,11 @@ class KernelSetModel final : public PreparedModel {
     patch_ = pack(w.patch_weight, D, K, "patch_embed.proj.weight");
     patch_bias_ = small(w.patch_bias, D, "patch_embed.proj.bias");
     cls_token_ = small(w.cls_token, D, "cls_token");
+    if (c.distilled) {
+      dist_token_ = small(w.dist_token, D, "dist_token");
+      head_dist_ = pack(w.head_dist_weight, L, D, "head_dist.weight");
+      head_dist_bias_ = small(w.head_dist_bias, L, "head_dist.bias");
+    }
     pos_embed_ = small(w.pos_embed, c.num_positions() * D, "pos_embed");
     if (c.pre_norm) {
       norm_pre_weight_ = small(w.norm_pre_weight, D, "norm_pre.weight");
@@ -260,6 +265,16 @@ class KernelSetModel final : public PreparedModel {
       if (c.pooling == core::Pooling::ClassToken) {
         // Image n's class token is row n·T: a row stride of T·D reads them without a gather.
         lin.run(ln_.data(), N, T * D, *head_, logits.data(), L, head_epilogue, pool_);
+        if (c.distilled) {
+          // DeiT in eval mode: the mean of both heads, the second on the distillation tokens
+          // (rows n·T + 1).
+          Epilogue dist_epilogue;
+          dist_epilogue.bias = head_dist_bias_.data();
+          lin.run(ln_.data() + D, N, T * D, *head_dist_, dist_logits_.data(), L, dist_epilogue,
+                  pool_);
+          const float* dist = dist_logits_.data();
+          for (size_t i = 0; i < N * L; ++i) logits[i] = (logits[i] + dist[i]) * 0.5f;
+        }
       } else {
         mean_pool(ln_.data(), N);
         lap(ForwardOp::Other);
@@ -287,6 +302,7 @@ class KernelSetModel final : public PreparedModel {
     attn_ = Tensor({rows, D});
     wide_ = Tensor({rows, wide});
     pooled_ = Tensor({n, D});
+    if (c.distilled) dist_logits_ = Tensor({n, c.num_labels});
     pool_sums_ = core::TensorD({n, D});
     workspace_ = Tensor({kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(),
                                                              pool_.size())});
@@ -294,20 +310,22 @@ class KernelSetModel final : public PreparedModel {
   }
 
   // x [N·T, D] = patch embedding (one GEMM over im2col'd patches) + position embedding, with the
-  // class token in row 0 of each image.
+  // class token in row 0 of each image (and the distillation token in row 1).
   void embed(const Tensor& images, size_t N) {
     const core::Config& c = config_;
     const size_t C = c.num_channels, S = c.image_size, P = c.patch_size, G = c.grid_size();
     const size_t T = c.num_tokens(), D = c.hidden_size, K = c.patch_dim();
+    const size_t prefix = c.num_prefix_tokens();
     float* patches = wide_.data();
-    // Row n·T + 1 + gy·G + gx holds patch (gy, gx) of image n, columns in (channel, py, px)
-    // order; row n·T (the class token's) is zero, so the GEMM below can run over all N·T rows.
-    // Rows are split over the pool by image row band (gy), each band a disjoint set of rows.
+    // Row n·T + prefix + gy·G + gx holds patch (gy, gx) of image n, columns in (channel, py, px)
+    // order; the prefix rows (class and distillation tokens) are zero, so the GEMM below can run
+    // over all N·T rows. Rows are split over the pool by image row band (gy), each band a
+    // disjoint set of rows.
     auto band = [&](size_t task, size_t) {
       const size_t n = task / G, gy = task % G;
-      if (gy == 0) std::fill_n(patches + n * T * K, K, 0.0f);
+      if (gy == 0) std::fill_n(patches + n * T * K, prefix * K, 0.0f);
       for (size_t gx = 0; gx < G; ++gx) {
-        float* row = patches + (n * T + 1 + gy * G + gx) * K;
+        float* row = patches + (n * T + prefix + gy * G + gx) * K;
         for (size_t ch = 0; ch < C; ++ch) {
           for (size_t py = 0; py < P; ++py) {
             const float* pixels = images.data() + ((n * C + ch) * S + gy * P + py) * S + gx * P;
@@ -322,34 +340,39 @@ class KernelSetModel final : public PreparedModel {
     epilogue.bias = patch_bias_.data();
     kernels_.linear.run(patches, N * T, K, *patch_, x_.data(), D, epilogue, pool_);
     lap(ForwardOp::Patch);
-    // Reference order: (conv + bias) + pos; the class token is cls + pos[0], or cls alone with
-    // no_embed_class, whose table then starts at the first patch.
-    const bool class_row = !c.no_embed_class;
+    // Reference order: (conv + bias) + pos; the class token is cls + pos[0] (the distillation
+    // token dist + pos[1]), or alone with no_embed_class, whose table starts at the first patch.
+    const bool prefix_rows = !c.no_embed_class;
     auto add_position = [&](size_t n, size_t) {
       float* x = x_.data() + n * T * D;
       const float* pos = pos_embed_.data();
-      for (size_t d = 0; d < D; ++d) x[d] = cls_token_[d] + (class_row ? pos[d] : 0.0f);
-      const size_t shift = class_row ? 0 : D;  // token t's row: t, or t - 1 of the patches' table
-      for (size_t j = D; j < T * D; ++j) x[j] += pos[j - shift];
+      for (size_t d = 0; d < D; ++d) x[d] = cls_token_[d] + (prefix_rows ? pos[d] : 0.0f);
+      if (c.distilled) {
+        for (size_t d = 0; d < D; ++d) x[D + d] = dist_token_[d] + (prefix_rows ? pos[D + d] : 0.0f);
+      }
+      // Token t's row of the table: t, or t − prefix of the patches' table.
+      const size_t shift = prefix_rows ? 0 : prefix * D;
+      for (size_t j = prefix * D; j < T * D; ++j) x[j] += pos[j - shift];
     };
     pool_.run(N, std::ref(add_position));
     lap(ForwardOp::Other);
   }
 
-  // pooled_ [N, D] = mean of the patch tokens 1..T-1 of `tokens` [N·T, D] (the class token
-  // excluded), summed in float64 (row by row, so reads stay sequential) so the T-1 term sum adds
-  // no error worth counting.
+  // pooled_ [N, D] = mean of the patch tokens of `tokens` [N·T, D] (the prefix tokens excluded),
+  // summed in float64 (row by row, so reads stay sequential) so the sum over the patches adds no
+  // error worth counting.
   void mean_pool(const float* tokens, size_t N) {
     const size_t T = config_.num_tokens(), D = config_.hidden_size;
+    const size_t prefix = config_.num_prefix_tokens();
     auto image_mean = [&](size_t n, size_t) {
       double* sum = pool_sums_.data() + n * D;
       std::fill_n(sum, D, 0.0);
-      for (size_t t = 1; t < T; ++t) {
+      for (size_t t = prefix; t < T; ++t) {
         const float* row = tokens + (n * T + t) * D;
         for (size_t d = 0; d < D; ++d) sum[d] += row[d];
       }
       float* out = pooled_.data() + n * D;
-      for (size_t d = 0; d < D; ++d) out[d] = static_cast<float>(sum[d] / static_cast<double>(T - 1));
+      for (size_t d = 0; d < D; ++d) out[d] = static_cast<float>(sum[d] / static_cast<double>(T - prefix));
     };
     pool_.run(N, std::ref(image_mean));
   }
@@ -370,13 +393,13 @@ class KernelSetModel final : public PreparedModel {
   ForwardTimes* times_ = nullptr;  // null: no lap reads a clock
   std::chrono::steady_clock::time_point lap_start_;
 
-  std::unique_ptr<PackedLinear> patch_, head_;
-  Tensor patch_bias_, cls_token_, pos_embed_, norm_pre_weight_, norm_pre_bias_, norm_weight_,
-      norm_bias_, head_bias_;
+  std::unique_ptr<PackedLinear> patch_, head_, head_dist_;
+  Tensor patch_bias_, cls_token_, dist_token_, pos_embed_, norm_pre_weight_, norm_pre_bias_,
+      norm_weight_, norm_bias_, head_bias_, head_dist_bias_;
   std::vector<PreparedBlock> blocks_;
 
   size_t capacity_ = 0;  // images the buffers below are sized for
-  Tensor x_, ln_, attn_, wide_, pooled_, workspace_;
+  Tensor x_, ln_, attn_, wide_, pooled_, workspace_, dist_logits_;
   core::TensorD pool_sums_;
 };
 

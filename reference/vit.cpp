@@ -41,18 +41,19 @@ TensorD layer_norm_rows(const TensorD& x, size_t rows, size_t dim, const core::T
 }
 
 // Conv2d(C, D, kernel P, stride P) as one dot product per (patch, output channel), then the class
-// token in front and the position embedding added to every token (to the patches only with
-// no_embed_class). Returns [N, T, D].
+// token (and the distillation token) in front and the position embedding added to every token
+// (to the patches only with no_embed_class). Returns [N, T, D].
 TensorD embed(const core::Model& model, const core::Tensor& images, size_t threads) {
   const Config& c = model.config;
   const core::Weights& w = model.weights;
   const size_t N = images.dim(0), C = c.num_channels, S = c.image_size, P = c.patch_size;
   const size_t G = c.grid_size(), T = c.num_tokens(), D = c.hidden_size;
+  const size_t prefix = c.num_prefix_tokens();
   TensorD x({N, T, D});
   core::parallel_for(N * G * G, threads, [&](size_t begin, size_t end) {
     for (size_t cell = begin; cell < end; ++cell) {
       const size_t n = cell / (G * G), gy = cell % (G * G) / G, gx = cell % G;
-      double* token = x.data() + (n * T + 1 + gy * G + gx) * D;
+      double* token = x.data() + (n * T + prefix + gy * G + gx) * D;
       for (size_t d = 0; d < D; ++d) {
         double sum = 0;
         for (size_t ch = 0; ch < C; ++ch) {
@@ -67,9 +68,12 @@ TensorD embed(const core::Model& model, const core::Tensor& images, size_t threa
       }
     }
   });
-  const size_t first = c.no_embed_class ? 1 : 0;  // the first token with a position row
+  const size_t first = c.no_embed_class ? prefix : 0;  // the first token with a position row
   for (size_t n = 0; n < N; ++n) {
     for (size_t d = 0; d < D; ++d) x[n * T * D + d] = static_cast<double>(w.cls_token[d]);
+    if (c.distilled) {
+      for (size_t d = 0; d < D; ++d) x[(n * T + 1) * D + d] = static_cast<double>(w.dist_token[d]);
+    }
     for (size_t t = first; t < T; ++t) {
       for (size_t d = 0; d < D; ++d) {
         x[(n * T + t) * D + d] += static_cast<double>(w.pos_embed[(t - first) * D + d]);
@@ -139,21 +143,21 @@ void block(const Config& c, const core::BlockWeights& b, size_t index, TensorD& 
   record(taps, core::tap::block_out(index), x);
 }
 
-// [N, T, D] -> [N, D]: the class token, or the mean of the patch tokens (timm's global_pool='avg'
-// with fc_norm=False: the class token is left out, and the final norm came before the mean).
-TensorD pool(const Config& c, const TensorD& x) {
+// [N, T, D] -> [N, D]: the token at `index` (the class token, or the distillation token), or the
+// mean of the patch tokens (timm's global_pool='avg': the prefix tokens are left out).
+TensorD pool(const Config& c, const TensorD& x, size_t index = 0) {
   const size_t N = x.dim(0), T = c.num_tokens(), D = c.hidden_size;
   TensorD pooled({N, D}, 0.0);
   for (size_t n = 0; n < N; ++n) {
     double* out = pooled.data() + n * D;
     if (c.pooling == core::Pooling::ClassToken) {
-      for (size_t d = 0; d < D; ++d) out[d] = x[n * T * D + d];
+      for (size_t d = 0; d < D; ++d) out[d] = x[(n * T + index) * D + d];
       continue;
     }
-    for (size_t t = 1; t < T; ++t) {
+    for (size_t t = c.num_prefix_tokens(); t < T; ++t) {
       for (size_t d = 0; d < D; ++d) out[d] += x[(n * T + t) * D + d];
     }
-    for (size_t d = 0; d < D; ++d) out[d] /= static_cast<double>(T - 1);
+    for (size_t d = 0; d < D; ++d) out[d] /= static_cast<double>(c.num_patches());
   }
   return pooled;
 }
@@ -174,6 +178,11 @@ void check_weights(const core::Model& model) {
   require_size(w.patch_weight, D * c.patch_dim(), "patch_embed.proj.weight");
   require_size(w.patch_bias, D, "patch_embed.proj.bias");
   require_size(w.cls_token, D, "cls_token");
+  if (c.distilled) {
+    require_size(w.dist_token, D, "dist_token");
+    require_size(w.head_dist_weight, c.num_labels * D, "head_dist.weight");
+    require_size(w.head_dist_bias, c.num_labels, "head_dist.bias");
+  }
   require_size(w.pos_embed, c.num_positions() * D, "pos_embed");
   if (c.pre_norm) {
     require_size(w.norm_pre_weight, D, "norm_pre.weight");
@@ -239,6 +248,13 @@ core::TensorD forward(const core::Model& model, const core::Tensor& images, core
   TensorD pooled = pool(c, normed);
   if (c.fc_norm) pooled = layer_norm_rows(pooled, N, D, w.norm_weight, w.norm_bias, c.layer_norm_eps);
   TensorD logits = linear_rows(pooled, N, D, w.head_weight, w.head_bias, c.num_labels, threads);
+  if (c.distilled) {
+    // timm's DeiT in eval mode: the mean of the class token's head and the distillation
+    // token's.
+    const TensorD dist = linear_rows(pool(c, normed, 1), N, D, w.head_dist_weight,
+                                     w.head_dist_bias, c.num_labels, threads);
+    for (size_t i = 0; i < logits.size(); ++i) logits[i] = (logits[i] + dist[i]) / 2;
+  }
   record(taps, core::tap::logits(), logits);
   return logits;
 }

@@ -100,6 +100,16 @@ TEST(Config, RoundTripsThroughJson) {
   EXPECT_EQ(written["vitbench_patch_bias"], false);
   EXPECT_EQ(written["vitbench_layer_scale"], true);
   EXPECT_EQ(config_to_json(parse_config(written, "w")), written);
+  // DeiT distilled: a second prefix token, pooled on the class and distillation tokens only.
+  auto d = valid_json();
+  d["vitbench_distilled"] = true;
+  const Config dc = parse_config(d, "d");
+  EXPECT_EQ(dc.num_prefix_tokens(), 2u);
+  EXPECT_EQ(dc.num_tokens(), dc.num_patches() + 2);
+  EXPECT_EQ(config_to_json(dc)["vitbench_distilled"], true);
+  d["vitbench_pooling"] = "mean";
+  EXPECT_NE(parse_error(d).find("vitbench_distilled pools the class and distillation tokens"),
+            std::string::npos);
 }
 
 struct BadConfig {

@@ -270,6 +270,11 @@ TEST_F(ModelLoader, VariantsRoundTripUnderTimmNamesOnly) {
   save_model_folder(small_model(), dir_.path(), NameScheme::HuggingFace);
   rewrite_config([](nlohmann::json& j) { j["vitbench_layer_scale"] = true; });
   expect_message(load_error(), {config_path(), "nothing for vitbench_layer_scale"});
+  rewrite_config([](nlohmann::json& j) {
+    j.erase("vitbench_layer_scale");
+    j["vitbench_distilled"] = true;
+  });
+  expect_message(load_error(), {config_path(), "nothing for vitbench_distilled"});
   // A timm file with a variant's tensors that our config.json does not declare says which key.
   save_model_folder(model, dir_.path(), NameScheme::Timm);
   rewrite_config([](nlohmann::json& j) { j.erase("vitbench_pre_norm"); });

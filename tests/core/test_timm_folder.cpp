@@ -211,8 +211,6 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
       {[](json& j) { j["model_args"]["qk_norm"] = true; }, {"selects QK normalization"}},
       {[](json& j) { j["architecture"] = "vit_base_patch8_clip_quickgelu_32"; },
        {"is a quick GELU model but model_args.act_layer is \"gelu_tanh\""}},
-      {[](json& j) { j["architecture"] = "deit_base_distilled_patch8_32"; },
-       {"is a distilled DeiT"}},
       {[](json& j) { j["model_args"]["block_fn"] = "ParallelScalingBlock"; },
        {"model_args key \"block_fn\" is not supported", "known: ", "act_layer", "pre_norm",
         "drop_path_rate"}},
@@ -247,6 +245,9 @@ TEST_F(TimmFolder, RefusesTensorsThatDisagreeWithItsConfig) {
                    j["model_args"].erase("img_size");
                  }),
                  {weights_path(), "tensor \"pos_embed\" has shape [1, 17, 72]", "[1, 37, 72]"});
+  // A distilled DeiT's name: its distillation token and second head must be there.
+  expect_message(odd_error([](json& j) { j["architecture"] = "deit_base_distilled_patch8_32"; }),
+                 {weights_path(), "missing tensors \"dist_token\"", "\"head_dist.weight\""});
   // model_args.no_embed_class: the position embedding would have no class row.
   expect_message(odd_error([](json& j) { j["model_args"]["no_embed_class"] = true; }),
                  {weights_path(), "tensor \"pos_embed\" has shape [1, 17, 72]", "[1, 16, 72]"});
@@ -267,7 +268,7 @@ TEST_F(TimmFolder, NamesTheVariantItsExtraTensorsBelongTo) {
   const std::vector<std::pair<std::string, std::string>> variants = {
       {"reg_token", "register tokens"},
       {"blocks.0.attn.q_norm.weight", "QK normalization"},
-      {"dist_token", "a distillation token"},
+      {"attn_pool.latent", "attention pooling"},
   };
   for (const auto& [name, feature] : variants) {
     SCOPED_TRACE(name);

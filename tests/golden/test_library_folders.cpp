@@ -1,8 +1,9 @@
 // Model folders as timm and transformers write them (golden/folders/, golden/unsupported/; made by
 // golden/generate_folders.py where those libraries are installed). Every backend reads each
-// supported folder (the plain ViT, and timm's CLIP towers, DeiT III and fc_norm variants) as the
-// library built it and matches the library's own float64 outputs, tap by tap; a folder that reads as another model fails every backend; each variant this suite does
-// not compute is refused in one line that names the file and the feature.
+// supported folder (the plain ViT, and timm's CLIP towers, DeiT III, distilled DeiT and fc_norm
+// variants) as the library built it and matches the library's own float64 outputs, tap by tap;
+// a folder that reads as another model fails every backend; each variant this suite does not
+// compute is refused in one line that names the file and the feature.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -55,7 +56,7 @@ TEST(LibraryFolders, EveryBackendReadsThemAsTheLibraryBuiltThemAndMatchesItsOutp
   std::set<std::string> libraries;
   for (const Case& c : cases) libraries.insert(c.library);
   EXPECT_EQ(libraries, (std::set<std::string>{"timm", "transformers"}));
-  ASSERT_GE(cases.size(), 9u);
+  ASSERT_GE(cases.size(), 10u);
 
   // Every image's top-1 logit beats the runner-up by >= 2% of max|logits| (the generator chose
   // the input seed for it), so top-1 agreement is a fair check for the float32 backends.
@@ -122,6 +123,10 @@ TEST(LibraryFolders, TheFoldersAreTheLibrariesOwnFiles) {
   const core::Config fc = core::load_model_folder(folders_dir() + "/timm-vit-fcnorm-b1").config;
   EXPECT_TRUE(fc.fc_norm);
   EXPECT_EQ(fc.pooling, core::Pooling::Mean);
+  const core::Config distilled =
+      core::load_model_folder(folders_dir() + "/timm-deit-distilled-b1").config;
+  EXPECT_TRUE(distilled.distilled);
+  EXPECT_EQ(distilled.num_prefix_tokens(), 2u);
 }
 
 TEST(LibraryFolders, AFolderThatReadsAsAnotherModelFailsEveryBackend) {
@@ -163,7 +168,6 @@ TEST(UnsupportedVariants, TimmsOwnFoldersAreRefusedNamingTheFeature) {
   // Folders timm wrote for variants this suite does not compute; each refusal names the file
   // and what the model has. Their outputs are kept for the day one is supported.
   const std::map<std::string, std::vector<std::string>> expected = {
-      {"timm-deit-distilled-b1", {"config.json", "distilled DeiT (a distillation token"}},
       {"timm-vit-qknorm-b1", {"config.json", "model_args.qk_norm true selects QK normalization"}},
       {"timm-vit-reg4-b1", {"config.json", "model_args.reg_tokens 4 selects register tokens"}},
   };

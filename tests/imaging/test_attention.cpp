@@ -85,6 +85,14 @@ TEST(ClassTokenAttention, RowColumnsHeadsAndGridOrder) {
   EXPECT_THROW(imaging::class_token_attention(TensorD({1, 1, 4, 4}), 0, 0), core::Error);  // 3 patches
   EXPECT_THROW(imaging::class_token_attention(TensorD({1, 1, 5, 4}), 0, 0), core::Error);
   EXPECT_THROW(imaging::attention_rollout({}, 0), core::Error);
+  // A distilled DeiT's layout: the class token, the distillation token, then the 2x2 grid.
+  TensorD d({1, 1, 6, 6});
+  for (size_t i = 0; i < 36; ++i) d[i] = static_cast<double>(i);
+  const TensorD distilled = imaging::class_token_attention(d, 0, 0, 2);
+  ASSERT_EQ(distilled.shape(), (core::Shape{2, 2}));
+  EXPECT_EQ(distilled[0], 2);  // row 0, key 2: the first patch
+  EXPECT_EQ(distilled[3], 5);
+  EXPECT_THROW(imaging::class_token_attention(d, 0, 0, 1), core::Error);  // 5 is not a square
 }
 
 core::Model small_model() {

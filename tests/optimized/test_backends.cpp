@@ -107,6 +107,9 @@ std::vector<Case> cases() {
   quick.pre_norm = true;
   quick.patch_bias = false;
   list.push_back({"clip_quick_gelu", quick, 2});
+  core::Config distilled = small_config();  // DeiT distilled: 27 tokens, two heads averaged
+  distilled.distilled = true;
+  list.push_back({"deit_distilled", distilled, 3});
   return list;
 }
 
