@@ -30,7 +30,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import inspect  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
@@ -42,11 +41,11 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tolerances  # noqa: E402
 import weights  # noqa: E402  (write_atomically, fnv1a64)
+# generate.py's file helpers and input rule (it imports PyTorch only where it runs a model)
+from generate import (FORMAT_VERSION, MAX_INPUT_SEEDS, MIN_TOP1_MARGIN,  # noqa: E402
+                      json_bytes, npy_bytes, top1_margins, write_index)
 
 GENERATOR_VERSION = 1
-FORMAT_VERSION = 1
-MIN_TOP1_MARGIN = 0.02  # as generate.py: twice the largest float32 logits tolerance
-MAX_INPUT_SEEDS = 200
 FOLDER_FILES = ("config.json", "model.safetensors")
 
 # A small, odd-sized model for every case: 9 patches of 8x8 (10 tokens with the class token),
@@ -339,11 +338,6 @@ def forward(case, model, images, record):
     return logits.detach().numpy().copy(), taps
 
 
-def top1_margins(logits):
-    ordered = np.sort(logits, axis=1)
-    return (ordered[:, -1] - ordered[:, -2]) / np.max(np.abs(logits))
-
-
 def choose_input(case, model, shape, seed):
     for k in range(MAX_INPUT_SEEDS):
         input_seed = seed + k
@@ -357,17 +351,6 @@ def choose_input(case, model, shape, seed):
 
 
 # ---- Files ------------------------------------------------------------------------------------
-
-def npy_bytes(array):
-    import io
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
-def json_bytes(obj):
-    return (json.dumps(obj, indent=1) + "\n").encode("utf-8")
-
 
 def versions(library):
     import safetensors
@@ -476,17 +459,6 @@ def generate_case(case, out_dir, unsupported_dir):
     print(f"{case['name']}: {model_class}, input seed {input_seed}, min top-1 margin "
           f"{margins.min():.3f}, {len(tap_entries)} taps, "
           f"{sum(len(d) for d in files.values()) / 1e6:.2f} MB", flush=True)
-
-
-def write_index(out_dir):
-    cases = {}
-    for name in sorted(os.listdir(out_dir)):
-        manifest = os.path.join(out_dir, name, "manifest.json")
-        if os.path.isfile(manifest):
-            with open(manifest, "rb") as f:
-                cases[name] = hashlib.sha256(f.read()).hexdigest()
-    weights.write_atomically(os.path.join(out_dir, "index.json"),
-                             json_bytes({"format": "vitbench-golden-index", "cases": cases}))
 
 
 def main(argv):

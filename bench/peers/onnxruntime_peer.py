@@ -115,15 +115,7 @@ def run_in_python(ort, request, model_path):
         "check": pc.check_logits(logits, expected, float(request["tolerance"])),
         "logits": logits.astype(float).tolist(),
     }
-    if not result["check"]["passed"]:
-        pc.emit(result, pc.MISMATCH)
-    warmup, reps = pc.time_repetitions(run, int(request["repetitions"]),
-                                       float(request["min_time"]),
-                                       int(request["warmup_iterations"]),
-                                       float(request["warmup_min_time"]))
-    result["warmup"] = warmup
-    result["repetitions"] = reps
-    pc.emit(result)
+    pc.check_then_time(result, run, request)
 
 
 def main(argv):

@@ -107,6 +107,19 @@ def time_repetitions(run, repetitions, min_time, warmup_iterations, warmup_min_t
     return warmup, reps
 
 
+def check_then_time(result, run, request):
+    """Prints `result` and exits: without timings when its logits check failed (MISMATCH), else
+    with `run` timed as the request asks."""
+    if not result["check"]["passed"]:
+        emit(result, MISMATCH)
+    warmup, reps = time_repetitions(run, int(request["repetitions"]), float(request["min_time"]),
+                                    int(request["warmup_iterations"]),
+                                    float(request["warmup_min_time"]))
+    result["warmup"] = warmup
+    result["repetitions"] = reps
+    emit(result)
+
+
 def emit(result, code=0):
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

@@ -82,15 +82,7 @@ def main(argv):
         "check": check,
         "logits": logits.astype(float).tolist(),
     }
-    if not check["passed"]:
-        pc.emit(result, pc.MISMATCH)
-    warmup, reps = pc.time_repetitions(run, int(request["repetitions"]),
-                                       float(request["min_time"]),
-                                       int(request["warmup_iterations"]),
-                                       float(request["warmup_min_time"]))
-    result["warmup"] = warmup
-    result["repetitions"] = reps
-    pc.emit(result)
+    pc.check_then_time(result, run, request)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/tensor.h"
 #include "golden/sha256.h"
 #include "tests/file_bytes.h"
 #include "tests/temp_dir.h"
@@ -50,6 +54,20 @@ inline void rehash(const std::string& case_dir, const std::string& file) {
   nlohmann::json m = read_json(manifest);
   m["files"][file] = sha256_file_hex(case_dir + "/" + file);
   write_json(manifest, m);
+}
+
+// Every image's top-1 logit beats its runner-up by >= 2% of max|logits| over the batch: more than
+// twice the largest float32 logits tolerance, so a backend within tolerance cannot flip a class
+// and top-1 agreement is a fair check (both generators choose their inputs for it).
+inline void expect_clear_top1(const core::TensorD& logits, size_t batch, size_t labels,
+                              const std::string& name) {
+  double max_abs = 0;
+  for (double v : logits.span()) max_abs = std::max(max_abs, std::fabs(v));
+  for (size_t n = 0; n < batch; ++n) {
+    std::vector<double> row(logits.data() + n * labels, logits.data() + (n + 1) * labels);
+    std::sort(row.rbegin(), row.rend());
+    EXPECT_GE(row[0] - row[1], 0.02 * max_abs) << name << " image " << n;
+  }
 }
 
 // True when `/usr/bin/python3 -c CODE` succeeds (quietly).

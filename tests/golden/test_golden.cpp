@@ -130,17 +130,7 @@ TEST(GoldenCases, InputsAreTheSeededImagesAndTopClassesWinClearly) {
     const core::Tensor drawn = core::generate_images(c.config, c.batch(), c.input_seed);
     ASSERT_EQ(drawn.shape(), c.input.shape()) << name;
     EXPECT_TRUE(std::equal(drawn.data(), drawn.data() + drawn.size(), c.input.data())) << name;
-    // Every image's top-1 logit beats the runner-up by >= 2% of max|logits|: more than twice the
-    // largest float32 logits tolerance, so a backend within tolerance cannot flip a class.
-    const core::TensorD& logits = c.taps.back().values;
-    const size_t L = c.config.num_labels;
-    double max_abs = 0;
-    for (double v : logits.span()) max_abs = std::max(max_abs, std::fabs(v));
-    for (size_t n = 0; n < c.batch(); ++n) {
-      std::vector<double> row(logits.data() + n * L, logits.data() + (n + 1) * L);
-      std::sort(row.rbegin(), row.rend());
-      EXPECT_GE(row[0] - row[1], 0.02 * max_abs) << name << " image " << n;
-    }
+    testing::expect_clear_top1(c.taps.back().values, c.batch(), c.config.num_labels, name);
     const Tolerance f32 = tolerance_for(c.config, "logits", kFloat32Class, core::NpyDtype::Float64);
     EXPECT_GT(0.02, 2 * f32.max_rel) << name;
   }
