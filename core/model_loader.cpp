@@ -256,7 +256,8 @@ Model load_model_folder(const std::string& dir) {
              "config.json asks for sin-cos position embeddings, which are computed, not stored";
     }
     // (HuggingFace's names cannot hold fc_norm: require_hf_expressible refused those above.)
-    if (c.fc_norm && std::find(unexpected.begin(), unexpected.end(), "norm.weight") != unexpected.end()) {
+    if (c.fc_norm &&
+        std::find(unexpected.begin(), unexpected.end(), "norm.weight") != unexpected.end()) {
       why += std::string(why.empty() ? "" : "; ") +
              "the model has fc_norm, and fc_norm.* replaces the final norm.*";
     }

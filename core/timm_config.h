@@ -12,9 +12,9 @@
 // GELU (quick GELU in the *_quickgelu_* towers, which only the name shows), pooling on the class
 // token ("token") or on the mean of the patch tokens ("avg"), and the variants its tensors show:
 // CLIP's norm_pre and bias-free patch embedding, DeiT III's layer scale and position embedding
-// without a class row, fc_norm. Anything that would change the function and shows in no tensor
-// (another architecture, the distilled DeiTs, an unknown model_args key, dimensions that disagree
-// with the tensors) is refused by name, never guessed.
+// without a class row, fc_norm, the distilled DeiTs' distillation token and second head. Anything
+// that would change the function and shows in no tensor (another architecture, an unknown
+// model_args key, dimensions that disagree with the tensors) is refused by name, never guessed.
 // Variants that add tensors this suite does not compute (register tokens, QK norm, ...) are
 // refused by the model loader, which names the feature (core/model_loader.cpp).
 #pragma once

@@ -14,7 +14,9 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
       {"patch_embed.proj.weight", {D, c.num_channels, P, P}, &w.patch_weight, true},
       {"patch_embed.proj.bias", {D}, &w.patch_bias, c.patch_bias},
   };
-  if (c.distilled) slots.insert(slots.begin() + 1, ParameterSlot{"dist_token", {1, 1, D}, &w.dist_token, true});
+  if (c.distilled) {
+    slots.insert(slots.begin() + 1, ParameterSlot{"dist_token", {1, 1, D}, &w.dist_token, true});
+  }
   if (c.pre_norm) {
     slots.push_back({"norm_pre.weight", {D}, &w.norm_pre_weight, true});
     slots.push_back({"norm_pre.bias", {D}, &w.norm_pre_bias, true});
