@@ -75,6 +75,9 @@ int run_attention(const AttentionOptions& o) {
                              std::to_string(c.num_heads) + " heads: 0 to " +
                              std::to_string(c.num_heads - 1) + ")");
   }
+  if (!c.class_token) {
+    core::fail(c.name, "the model has no class token, whose attention the maps show");
+  }
   if (c.num_channels != 3) {
     core::fail(c.name, "image files need a 3-channel (RGB) model; this one has " +
                            std::to_string(c.num_channels) + " channels");

@@ -127,8 +127,14 @@ void Config::validate(const std::string& where) const {
   require(!distilled || (pooling == Pooling::ClassToken && !fc_norm),
           "vitbench_distilled pools the class and distillation tokens: it takes "
           "vitbench_pooling cls and no vitbench_fc_norm");
-  require(position_embedding != PositionEmbedding::Sincos || !distilled,
-          "sin-cos position embeddings have no row for a distillation token");
+  require(!distilled || (class_token && register_tokens == 0),
+          "vitbench_distilled takes a class token and no register tokens");
+  require(class_token || pooling == Pooling::Mean,
+          "a model without a class token (vitbench_class_token false) pools the mean");
+  require(register_tokens <= kMaxRegisterTokens,
+          "vitbench_register_tokens must be at most " + std::to_string(kMaxRegisterTokens));
+  require(position_embedding != PositionEmbedding::Sincos || num_prefix_tokens() == 1,
+          "sin-cos position embeddings have one prefix row, the class token's");
   require(position_embedding != PositionEmbedding::Sincos || !no_embed_class,
           "vitbench_no_embed_class applies to learned position embeddings (the sin-cos table "
           "gives the class token zeros already)");
@@ -179,6 +185,10 @@ Config parse_config(const nlohmann::json& json, const std::string& where) {
   c.layer_scale = bool_field(json, "vitbench_layer_scale", where, false);
   c.fc_norm = bool_field(json, "vitbench_fc_norm", where, false);
   c.distilled = bool_field(json, "vitbench_distilled", where, false);
+  c.class_token = bool_field(json, "vitbench_class_token", where, true);
+  if (json.contains("vitbench_register_tokens")) {
+    c.register_tokens = positive_int(json, "vitbench_register_tokens", where, kMaxRegisterTokens);
+  }
   c.labels = parse_labels(json, where, &c.num_labels);
   c.validate(where);
   return c;
@@ -218,6 +228,8 @@ nlohmann::json config_to_json(const Config& c) {
   if (c.layer_scale) j["vitbench_layer_scale"] = true;
   if (c.fc_norm) j["vitbench_fc_norm"] = true;
   if (c.distilled) j["vitbench_distilled"] = true;
+  if (!c.class_token) j["vitbench_class_token"] = false;
+  if (c.register_tokens) j["vitbench_register_tokens"] = c.register_tokens;
   return j;
 }
 

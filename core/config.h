@@ -16,6 +16,7 @@ inline constexpr size_t kMaxHidden = 1 << 16;
 inline constexpr size_t kMaxLayers = 1 << 10;
 inline constexpr size_t kMaxImage = 1 << 14;
 inline constexpr size_t kMaxLabels = 1 << 20;
+inline constexpr size_t kMaxRegisterTokens = 64;
 
 // GELU's exact erf form, its tanh approximation, and quick GELU x·σ(1.702·x) (OpenAI's CLIP).
 enum class GeluKind { Erf, Tanh, Quick };
@@ -49,11 +50,17 @@ struct Config {
   bool fc_norm = false;          // the final LayerNorm after pooling instead of before
   bool distilled = false;        // a distillation token after the class token and a second head
                                  // on it; the logits are the mean of both heads (DeiT distilled)
+  bool class_token = true;       // false: no class token, pooling is the mean (timm's *_gap_*)
+  size_t register_tokens = 0;    // learned tokens after the class token that no head reads
+                                 // (timm's *_reg4_*)
 
   size_t grid_size() const { return image_size / patch_size; }
   size_t num_patches() const { return grid_size() * grid_size(); }
-  // The tokens before the patches: the class token, and the distillation token if any.
-  size_t num_prefix_tokens() const { return distilled ? 2 : 1; }
+  // The tokens before the patches, in this order: the class token, the distillation token,
+  // the register tokens (each where the model has it).
+  size_t num_prefix_tokens() const {
+    return (class_token ? 1 : 0) + (distilled ? 1 : 0) + register_tokens;
+  }
   size_t num_tokens() const { return num_patches() + num_prefix_tokens(); }
   // Rows of the position embedding: one per token, or per patch with no_embed_class.
   size_t num_positions() const { return no_embed_class ? num_patches() : num_tokens(); }

@@ -66,7 +66,9 @@ void require_hf_expressible(const Config& c, const std::string& where) {
                         : c.layer_scale ? "vitbench_layer_scale (ls1, ls2)"
                         : c.fc_norm     ? "vitbench_fc_norm (fc_norm)"
                         : c.distilled   ? "vitbench_distilled (dist_token, head_dist)"
-                                        : nullptr;
+                        : c.register_tokens ? "vitbench_register_tokens (reg_token)"
+                        : !c.class_token    ? "vitbench_class_token false (a ViT without cls_token)"
+                                            : nullptr;
   if (variant) {
     fail(where, std::string("HuggingFace's ViT tensor names have nothing for ") + variant +
                     "; such a model is stored with timm's names");
@@ -108,7 +110,7 @@ bool is_timm_name(const std::string& n) {
   return n == "cls_token" || n == "pos_embed" || starts_with(n, "blocks.") ||
          starts_with(n, "patch_embed.") || starts_with(n, "norm.") || starts_with(n, "head.") ||
          starts_with(n, "norm_pre.") || starts_with(n, "fc_norm.") || n == "dist_token" ||
-         starts_with(n, "head_dist.");
+         starts_with(n, "head_dist.") || n == "reg_token";
 }
 
 NameScheme detect_scheme(const SafetensorsFile& file) {
@@ -158,17 +160,17 @@ std::string unsupported_feature(const std::vector<std::string>& names) {
       {".ls2.", "layer scale", "vitbench_layer_scale"},
       {"dist_token", "a distillation token (DeiT distilled)", "vitbench_distilled"},
       {"head_dist.", "a distillation head (DeiT distilled)", "vitbench_distilled"},
+      {"reg_token", "register tokens", "vitbench_register_tokens"},
   };
   for (const std::string& n : names) {
     for (const Declarable& d : kDeclarable) {
       if (n.find(d.part) != std::string::npos) {
         return "the model has " + std::string(d.feature) + ", which config.json does not declare (" +
-               d.key + ": true)";
+               d.key + ")";
       }
     }
   }
   constexpr std::pair<const char*, const char*> kFeatures[] = {
-      {"reg_token", "register tokens"},
       {".q_norm.", "QK normalization"},
       {".k_norm.", "QK normalization"},
       {"attn_pool.", "attention pooling"},

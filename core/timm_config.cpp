@@ -35,7 +35,7 @@ const std::set<std::string>& known_model_args() {
       "img_size",   "patch_size", "in_chans",  "num_classes",    "global_pool",
       "embed_dim",  "depth",      "num_heads", "mlp_ratio",      "qkv_bias",
       "class_token", "act_layer", "pre_norm",  "no_embed_class", "init_values",
-      "fc_norm"};
+      "fc_norm",    "reg_tokens"};
   return keys;
 }
 
@@ -59,7 +59,6 @@ struct VariantArg {
 const std::vector<VariantArg>& variant_model_args() {
   static const std::vector<VariantArg> args = {
       {"qk_norm", {json(false)}, "QK normalization"},
-      {"reg_tokens", {json(0)}, "register tokens"},
       {"dynamic_img_size", {json(false)}, "dynamic image sizes"},
   };
   return args;
@@ -266,8 +265,18 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
            (n.find(".ls1.gamma") != std::string::npos || n.find(".ls2.gamma") != std::string::npos);
   });
   c.fc_norm = shapes.count("fc_norm.weight") || shapes.count("fc_norm.bias");
-  // DeiT's distilled models: by name (deit_*_distilled_*) or by the tensor.
+  // DeiT's distilled models: by name (deit_*_distilled_*) or by the tensor. The class token and
+  // the register tokens (timm's *_reg4_* and *_gap_* models) by their tensors.
   c.distilled = name.distilled || shapes.count("dist_token") != 0;
+  c.class_token = shapes.count("cls_token") != 0;
+  if (auto reg = shapes.find("reg_token"); reg != shapes.end()) {
+    if (reg->second.size() != 3 || reg->second[1] == 0 || reg->second[1] > kMaxRegisterTokens) {
+      fail(weights_path, "tensor \"reg_token\" has shape " + shape_to_string(reg->second) +
+                             ", expected [1, R, hidden size] with 1 <= R <= " +
+                             std::to_string(kMaxRegisterTokens));
+    }
+    c.register_tokens = reg->second[1];
+  }
 
   // The head count: the one dimension no tensor shows.
   if (model_args.contains("num_heads")) {
@@ -313,14 +322,17 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   } else if (auto img = model_args.find("img_size"); img != model_args.end()) {
     c.image_size = positive_int(model_args, "img_size", where + ": model_args", kMaxImage);
   } else {
-    // Rows are grid² (no class row, DeiT III's no_embed_class) or grid² + 1: never both.
+    // Rows are grid² (no prefix rows: no_embed_class) or grid² + the prefix tokens (class,
+    // distillation, registers). Both are squares only for a prefix of 0, and a class-token-free
+    // model without registers has none.
     const Shape& pos = tensor_shape(shapes, "pos_embed", 3, "image size", weights_path);
     const auto square_root = [](size_t v) {
       const auto r = static_cast<size_t>(std::llround(std::sqrt(double(v))));
       return r * r == v ? r : 0;
     };
+    const size_t prefix = c.num_prefix_tokens();
     size_t grid = square_root(pos[1]);
-    if (grid == 0 && pos[1] > 0) grid = square_root(pos[1] - 1);
+    if (grid == 0 && pos[1] > prefix) grid = square_root(pos[1] - prefix);
     c.image_size = grid * c.patch_size;
   }
   // Whether the position embedding has a row for the class token: model_args.no_embed_class
@@ -359,13 +371,14 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   // Pooling: the class token, or the mean of the final-normed patch tokens.
   std::string pool = string_field(j, "global_pool", where, "token");
   pool = string_field(model_args, "global_pool", where + ": model_args", pool);
-  if (pool == "token" || c.distilled) {
+  if ((pool == "token" && c.class_token) || c.distilled) {
     // timm's distilled DeiT pools its class and distillation tokens whatever global_pool says.
     c.pooling = Pooling::ClassToken;
   } else if (pool == "avg") {
     c.pooling = Pooling::Mean;
   } else {
-    fail(where, "global_pool " + json_quoted(pool) + " is not supported (token or avg)");
+    fail(where, "global_pool " + json_quoted(pool) + " is not supported (token or avg" +
+                    (c.class_token ? "" : "; a model without a class token pools the mean") + ")");
   }
 
   // timm's ViT: LayerNorm eps 1e-6, but 1e-5 (nn.LayerNorm's default) in its CLIP towers
@@ -390,10 +403,6 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
     fail(where, "architecture " + json_quoted(architecture) + " is a quick GELU model but "
                 "model_args.act_layer is " + json_quoted(act));
   }
-  if (auto it = model_args.find("class_token"); it != model_args.end() && *it != true) {
-    fail(where, "model_args.class_token " + excerpt(it->dump()) +
-                    " is not supported (a ViT without a class token)");
-  }
   const auto expect_flag = [&](const char* key, bool actual, const std::string& evidence) {
     auto it = model_args.find(key);
     if (it != model_args.end() && *it != actual) {
@@ -401,6 +410,9 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
                       " but the tensors " + (actual ? "hold " : "lack ") + evidence);
     }
   };
+  expect_flag("class_token", c.class_token, "\"cls_token\"");
+  expect_arg(model_args, "reg_tokens", c.register_tokens,
+             "the number of register tokens in the tensors (\"reg_token\")", where);
   expect_flag("pre_norm", c.pre_norm, "\"norm_pre.weight\"");
   // init_values: null (or 0) is no layer scale, a number is its initial gain.
   if (auto it = model_args.find("init_values"); it != model_args.end()) {

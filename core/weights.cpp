@@ -8,15 +8,16 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
   const size_t D = c.hidden_size, M = c.intermediate_size, P = c.patch_size;
   const bool learned_pos = c.position_embedding == PositionEmbedding::Learned;
   w.blocks.resize(c.num_layers);
-  std::vector<ParameterSlot> slots = {
-      {"cls_token", {1, 1, D}, &w.cls_token, true},
-      {"pos_embed", {1, c.num_positions(), D}, &w.pos_embed, learned_pos},
-      {"patch_embed.proj.weight", {D, c.num_channels, P, P}, &w.patch_weight, true},
-      {"patch_embed.proj.bias", {D}, &w.patch_bias, c.patch_bias},
-  };
-  if (c.distilled) {
-    slots.insert(slots.begin() + 1, ParameterSlot{"dist_token", {1, 1, D}, &w.dist_token, true});
+  // The prefix tokens first, in their token order.
+  std::vector<ParameterSlot> slots;
+  if (c.class_token) slots.push_back({"cls_token", {1, 1, D}, &w.cls_token, true});
+  if (c.distilled) slots.push_back({"dist_token", {1, 1, D}, &w.dist_token, true});
+  if (c.register_tokens) {
+    slots.push_back({"reg_token", {1, c.register_tokens, D}, &w.reg_tokens, true});
   }
+  slots.push_back({"pos_embed", {1, c.num_positions(), D}, &w.pos_embed, learned_pos});
+  slots.push_back({"patch_embed.proj.weight", {D, c.num_channels, P, P}, &w.patch_weight, true});
+  slots.push_back({"patch_embed.proj.bias", {D}, &w.patch_bias, c.patch_bias});
   if (c.pre_norm) {
     slots.push_back({"norm_pre.weight", {D}, &w.norm_pre_weight, true});
     slots.push_back({"norm_pre.bias", {D}, &w.norm_pre_bias, true});
@@ -57,8 +58,9 @@ Weights allocate_weights(const Config& c) {
     *slot.tensor = Tensor(slot.shape, 0.0f);
   }
   // Canonical shapes drop timm's leading singleton dimensions.
-  w.cls_token.reshape({c.hidden_size});
+  if (c.class_token) w.cls_token.reshape({c.hidden_size});
   if (c.distilled) w.dist_token.reshape({c.hidden_size});
+  if (c.register_tokens) w.reg_tokens.reshape({c.register_tokens, c.hidden_size});
   w.pos_embed.reshape({c.num_positions(), c.hidden_size});
   if (c.position_embedding == PositionEmbedding::Sincos) {
     w.pos_embed = sincos_position_embedding(c.grid_size(), c.hidden_size);
@@ -117,7 +119,7 @@ double fan_in_scale(double gain, size_t fan_in) { return gain * std::sqrt(3.0 / 
 
 DrawRule draw_rule(const Config& c, const std::string& name) {
   const size_t D = c.hidden_size, M = c.intermediate_size;
-  if (name == "cls_token" || name == "dist_token") return {0.0, 1.0};
+  if (name == "cls_token" || name == "dist_token" || name == "reg_token") return {0.0, 1.0};
   if (name == "pos_embed") return {0.0, 0.5};
   if (name == "patch_embed.proj.weight") return {0.0, fan_in_scale(1.0, c.patch_dim())};
   // LayerNorm gains around 1 and biases around 0, but far from exactly so.

@@ -27,8 +27,9 @@ struct BlockWeights {
 struct Weights {
   Tensor patch_weight;  // [D, C, P, P], a Conv2d with stride P
   Tensor patch_bias;    // [D]; zeros when config.patch_bias is false
-  Tensor cls_token;     // [D]
+  Tensor cls_token;     // [D] with config.class_token, else empty
   Tensor dist_token;    // [D] with config.distilled, else empty
+  Tensor reg_tokens;    // [config.register_tokens, D], empty without
   Tensor pos_embed;     // [config.num_positions(), D]; for sin-cos models, filled by
                         // sincos_position_embedding
   Tensor norm_pre_weight, norm_pre_bias;  // [D] each with config.pre_norm, else empty

@@ -99,13 +99,13 @@ CASES = [
               "after pooling)", "vit_small_patch16_224", 1, global_pool="avg"),
     timm_case("timm-deit-distilled-b1", "timm DeiT distilled: a distillation token and head, "
               "the logits the mean of both heads", "deit_tiny_distilled_patch16_224", 1),
+    timm_case("timm-vit-reg4-b1", "timm VisionTransformer with 4 register tokens and no class "
+              "token, mean pooling with fc_norm (timm's *_reg4_gap_* models)",
+              "vit_base_patch16_reg4_gap_256", 1, reg_tokens=4),
     # Variants this suite refuses today; their folders and outputs wait for support.
     timm_case("timm-vit-qknorm-b1", "timm VisionTransformer with qk_norm (LayerNorm on q and k "
               "per head)", "vit_small_patch16_224", 1, qk_norm=True, supported=False,
               variant="QK norm"),
-    timm_case("timm-vit-reg4-b1", "timm VisionTransformer with 4 register tokens",
-              "vit_base_patch16_reg4_gap_256", 1, reg_tokens=4, supported=False,
-              variant="register tokens"),
 ]
 
 
@@ -242,6 +242,10 @@ def expected_config_timm(model, batch_args):
         variants["vitbench_fc_norm"] = True
     if getattr(model, "dist_token", None) is not None:
         variants["vitbench_distilled"] = True
+    if getattr(model, "cls_token", None) is None:
+        variants["vitbench_class_token"] = False
+    if getattr(model, "num_reg_tokens", 0):
+        variants["vitbench_register_tokens"] = model.num_reg_tokens
     return dict({
         "model_type": "vit",
         "hidden_size": model.embed_dim,
@@ -414,8 +418,7 @@ def generate_case(case, out_dir, unsupported_dir):
         cfg = (expected_config_timm(model, args) if case["library"] == "timm"
                else expected_config_hf(model))
         manifest["config"] = cfg
-        # The patches and the class token, and a distilled DeiT's distillation token.
-        tokens = (size // cfg["patch_size"]) ** 2 + (2 if cfg.get("vitbench_distilled") else 1)
+        tokens = weights.num_tokens(cfg)  # the patches and the prefix tokens
         for name, value in taps.items():
             if value.shape != (case["batch"], tokens, cfg["hidden_size"]):
                 raise SystemExit(f"{case['name']}: tap {name} is shaped {value.shape}")

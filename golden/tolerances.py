@@ -6,6 +6,11 @@ operations in the same order, so the figures agree exactly.
 """
 
 import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import weights  # noqa: E402  (num_tokens: the patches and the prefix tokens)
 
 POLICY_VERSION = 1
 
@@ -30,9 +35,7 @@ def reduction_length(cfg, tap):
     patch_dim = cfg.get("num_channels", 3) * cfg["patch_size"] ** 2
     if tap == "embed":
         return patch_dim
-    prefix = 2 if cfg.get("vitbench_distilled", False) else 1  # class (+ distillation) token
-    tokens = (cfg["image_size"] // cfg["patch_size"]) ** 2 + prefix
-    return max(patch_dim, cfg["hidden_size"], cfg["intermediate_size"], tokens)
+    return max(patch_dim, cfg["hidden_size"], cfg["intermediate_size"], weights.num_tokens(cfg))
 
 
 def stages(cfg, tap):

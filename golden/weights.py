@@ -69,9 +69,14 @@ def grid_size(cfg):
     return cfg["image_size"] // cfg["patch_size"]
 
 
+def num_prefix_tokens(cfg):
+    """The tokens before the patches: class, distillation, registers (where the model has them)."""
+    return (int(cfg.get("vitbench_class_token", True)) + int(cfg.get("vitbench_distilled", False)) +
+            cfg.get("vitbench_register_tokens", 0))
+
+
 def num_tokens(cfg):
-    """The patches, the class token and, in a distilled DeiT, the distillation token."""
-    return grid_size(cfg) ** 2 + (2 if cfg.get("vitbench_distilled", False) else 1)
+    return grid_size(cfg) ** 2 + num_prefix_tokens(cfg)
 
 
 def num_channels(cfg):
@@ -89,16 +94,17 @@ def position_embedding(cfg):
 def variant(cfg, key):
     """One of timm's variants (core::Config's patch_bias ... fc_norm), as config_to_json writes
     them: present only when they differ from the plain ViT."""
-    return cfg.get("vitbench_" + key, key == "patch_bias")
+    return cfg.get("vitbench_" + key, key in ("patch_bias", "class_token"))
 
 
 def parameter_slots(cfg):
     """(name, shape, stored) in core::parameter_slots' canonical order and timm-style shapes."""
     D, M, P = cfg["hidden_size"], cfg["intermediate_size"], cfg["patch_size"]
     positions = grid_size(cfg) ** 2 if variant(cfg, "no_embed_class") else num_tokens(cfg)
-    slots = [
-        ("cls_token", (1, 1, D), True),
-    ] + ([("dist_token", (1, 1, D), True)] if variant(cfg, "distilled") else []) + [
+    registers = cfg.get("vitbench_register_tokens", 0)
+    slots = ([("cls_token", (1, 1, D), True)] if variant(cfg, "class_token") else []) + (
+        [("dist_token", (1, 1, D), True)] if variant(cfg, "distilled") else []) + (
+        [("reg_token", (1, registers, D), True)] if registers else []) + [
         ("pos_embed", (1, positions, D), position_embedding(cfg) == "learned"),
         ("patch_embed.proj.weight", (D, num_channels(cfg), P, P), True),
         ("patch_embed.proj.bias", (D,), variant(cfg, "patch_bias")),
@@ -145,7 +151,7 @@ def draw_rule(cfg, name):
     """(offset, scale) of core::draw_rule."""
     D, M = cfg["hidden_size"], cfg["intermediate_size"]
     patch_dim = num_channels(cfg) * cfg["patch_size"] ** 2
-    if name in ("cls_token", "dist_token"):
+    if name in ("cls_token", "dist_token", "reg_token"):
         return 0.0, 1.0
     if name == "pos_embed":
         return 0.0, 0.5
@@ -245,6 +251,12 @@ CHECK_CONFIGS = [
     ({"hidden_size": 12, "num_hidden_layers": 1, "num_attention_heads": 2,
       "intermediate_size": 20, "image_size": 8, "patch_size": 4, "num_labels": 3,
       "vitbench_distilled": True}, 3, 1, 4),
+    # timm's register models without a class token (*_reg4_gap_*).
+    ({"hidden_size": 12, "num_hidden_layers": 1, "num_attention_heads": 3,
+      "intermediate_size": 16, "image_size": 8, "patch_size": 4, "num_labels": 3,
+      "vitbench_class_token": False, "vitbench_register_tokens": 3,
+      "vitbench_no_embed_class": True, "vitbench_pooling": "mean", "vitbench_fc_norm": True},
+     11, 1, 6),
 ]
 CHECK_DRAWS = [(0, "cls_token", 0), (1, "input", 12345), (0xFFFFFFFFFFFFFFFF, "head.bias", 2),
                (0x8000000000000000, "blocks.11.mlp.fc2.weight", 2359295)]

@@ -1,7 +1,7 @@
 // The shared forward pass. Same semantics as reference::forward: patch embedding as a Conv2d of
-// stride P, token order prefix + gy·grid + gx with the class token at 0 (and a distilled DeiT's
-// distillation token at 1), + position embedding, pre-LN blocks, final LayerNorm over every
-// token, class-token or mean (patch tokens only) pooling, head; and timm's variants (config.h).
+// stride P, token order prefix + gy·grid + gx after the prefix tokens (class, distillation,
+// registers: config.h), + position embedding, pre-LN blocks, final LayerNorm over every token,
+// class-token or mean (patch tokens only) pooling, head; and timm's variants (config.h).
 //
 // Layout: every image's tokens are rows of one [N·T, D] activation matrix, so each linear layer is
 // a single GEMM of N·T rows; attention is per image (the kernel sees the whole batch and spreads
@@ -110,9 +110,16 @@ class KernelSetModel final : public PreparedModel {
     };
     patch_ = pack(w.patch_weight, D, K, "patch_embed.proj.weight");
     patch_bias_ = small(w.patch_bias, D, "patch_embed.proj.bias");
-    cls_token_ = small(w.cls_token, D, "cls_token");
+    // The tokens before the patches, in token order: class, distillation, registers.
+    prefix_rows_ = Tensor({c.num_prefix_tokens(), D});
+    float* prefix = prefix_rows_.data();
+    if (c.class_token) prefix = std::copy_n(small(w.cls_token, D, "cls_token").data(), D, prefix);
+    if (c.distilled) prefix = std::copy_n(small(w.dist_token, D, "dist_token").data(), D, prefix);
+    if (c.register_tokens) {
+      check_size(w.reg_tokens, c.register_tokens * D, "reg_token");
+      std::copy_n(w.reg_tokens.data(), c.register_tokens * D, prefix);
+    }
     if (c.distilled) {
-      dist_token_ = small(w.dist_token, D, "dist_token");
       head_dist_ = pack(w.head_dist_weight, L, D, "head_dist.weight");
       head_dist_bias_ = small(w.head_dist_bias, L, "head_dist.bias");
     }
@@ -310,7 +317,7 @@ class KernelSetModel final : public PreparedModel {
   }
 
   // x [N·T, D] = patch embedding (one GEMM over im2col'd patches) + position embedding, with the
-  // class token in row 0 of each image (and the distillation token in row 1).
+  // prefix tokens (class, distillation, registers) in the first rows of each image.
   void embed(const Tensor& images, size_t N) {
     const core::Config& c = config_;
     const size_t C = c.num_channels, S = c.image_size, P = c.patch_size, G = c.grid_size();
@@ -318,7 +325,7 @@ class KernelSetModel final : public PreparedModel {
     const size_t prefix = c.num_prefix_tokens();
     float* patches = wide_.data();
     // Row n·T + prefix + gy·G + gx holds patch (gy, gx) of image n, columns in (channel, py, px)
-    // order; the prefix rows (class and distillation tokens) are zero, so the GEMM below can run
+    // order; the prefix tokens' rows are zero, so the GEMM below can run
     // over all N·T rows. Rows are split over the pool by image row band (gy), each band a
     // disjoint set of rows.
     auto band = [&](size_t task, size_t) {
@@ -340,18 +347,17 @@ class KernelSetModel final : public PreparedModel {
     epilogue.bias = patch_bias_.data();
     kernels_.linear.run(patches, N * T, K, *patch_, x_.data(), D, epilogue, pool_);
     lap(ForwardOp::Patch);
-    // Reference order: (conv + bias) + pos; the class token is cls + pos[0] (the distillation
-    // token dist + pos[1]), or alone with no_embed_class, whose table starts at the first patch.
-    const bool prefix_rows = !c.no_embed_class;
+    // Reference order: (conv + bias) + pos; a prefix token is its vector + its pos row, or its
+    // vector alone with no_embed_class, whose table starts at the first patch.
+    const bool prefix_positions = !c.no_embed_class;
     auto add_position = [&](size_t n, size_t) {
       float* x = x_.data() + n * T * D;
       const float* pos = pos_embed_.data();
-      for (size_t d = 0; d < D; ++d) x[d] = cls_token_[d] + (prefix_rows ? pos[d] : 0.0f);
-      if (c.distilled) {
-        for (size_t d = 0; d < D; ++d) x[D + d] = dist_token_[d] + (prefix_rows ? pos[D + d] : 0.0f);
+      for (size_t j = 0; j < prefix * D; ++j) {
+        x[j] = prefix_rows_[j] + (prefix_positions ? pos[j] : 0.0f);
       }
       // Token t's row of the table: t, or t − prefix of the patches' table.
-      const size_t shift = prefix_rows ? 0 : prefix * D;
+      const size_t shift = prefix_positions ? 0 : prefix * D;
       for (size_t j = prefix * D; j < T * D; ++j) x[j] += pos[j - shift];
     };
     pool_.run(N, std::ref(add_position));
@@ -394,8 +400,8 @@ class KernelSetModel final : public PreparedModel {
   std::chrono::steady_clock::time_point lap_start_;
 
   std::unique_ptr<PackedLinear> patch_, head_, head_dist_;
-  Tensor patch_bias_, cls_token_, dist_token_, pos_embed_, norm_pre_weight_, norm_pre_bias_,
-      norm_weight_, norm_bias_, head_bias_, head_dist_bias_;
+  Tensor patch_bias_, prefix_rows_, pos_embed_, norm_pre_weight_, norm_pre_bias_, norm_weight_,
+      norm_bias_, head_bias_, head_dist_bias_;
   std::vector<PreparedBlock> blocks_;
 
   size_t capacity_ = 0;  // images the buffers below are sized for

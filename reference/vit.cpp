@@ -7,6 +7,7 @@
 #include "reference/vit.h"
 
 #include <string>
+#include <vector>
 
 #include "core/images.h"
 #include "core/parallel.h"
@@ -40,9 +41,21 @@ TensorD layer_norm_rows(const TensorD& x, size_t rows, size_t dim, const core::T
   return y;
 }
 
-// Conv2d(C, D, kernel P, stride P) as one dot product per (patch, output channel), then the class
-// token (and the distillation token) in front and the position embedding added to every token
-// (to the patches only with no_embed_class). Returns [N, T, D].
+// The learned vectors of the tokens before the patches, in token order: the class token, the
+// distillation token, the register tokens (each where the model has it).
+std::vector<const float*> prefix_vectors(const Config& c, const core::Weights& w) {
+  std::vector<const float*> rows;
+  if (c.class_token) rows.push_back(w.cls_token.data());
+  if (c.distilled) rows.push_back(w.dist_token.data());
+  for (size_t r = 0; r < c.register_tokens; ++r) {
+    rows.push_back(w.reg_tokens.data() + r * c.hidden_size);
+  }
+  return rows;
+}
+
+// Conv2d(C, D, kernel P, stride P) as one dot product per (patch, output channel), then the
+// prefix tokens in front and the position embedding added to every token (to the patches only
+// with no_embed_class). Returns [N, T, D].
 TensorD embed(const core::Model& model, const core::Tensor& images, size_t threads) {
   const Config& c = model.config;
   const core::Weights& w = model.weights;
@@ -69,10 +82,10 @@ TensorD embed(const core::Model& model, const core::Tensor& images, size_t threa
     }
   });
   const size_t first = c.no_embed_class ? prefix : 0;  // the first token with a position row
+  const std::vector<const float*> prefix_rows = prefix_vectors(c, w);
   for (size_t n = 0; n < N; ++n) {
-    for (size_t d = 0; d < D; ++d) x[n * T * D + d] = static_cast<double>(w.cls_token[d]);
-    if (c.distilled) {
-      for (size_t d = 0; d < D; ++d) x[(n * T + 1) * D + d] = static_cast<double>(w.dist_token[d]);
+    for (size_t t = 0; t < prefix; ++t) {
+      for (size_t d = 0; d < D; ++d) x[(n * T + t) * D + d] = static_cast<double>(prefix_rows[t][d]);
     }
     for (size_t t = first; t < T; ++t) {
       for (size_t d = 0; d < D; ++d) {
@@ -177,7 +190,8 @@ void check_weights(const core::Model& model) {
   const size_t D = c.hidden_size, M = c.intermediate_size, L = c.num_labels;
   require_size(w.patch_weight, D * c.patch_dim(), "patch_embed.proj.weight");
   require_size(w.patch_bias, D, "patch_embed.proj.bias");
-  require_size(w.cls_token, D, "cls_token");
+  require_size(w.cls_token, c.class_token ? D : 0, "cls_token");
+  require_size(w.reg_tokens, c.register_tokens * D, "reg_token");
   if (c.distilled) {
     require_size(w.dist_token, D, "dist_token");
     require_size(w.head_dist_weight, c.num_labels * D, "head_dist.weight");

@@ -110,6 +110,22 @@ TEST(Config, RoundTripsThroughJson) {
   d["vitbench_pooling"] = "mean";
   EXPECT_NE(parse_error(d).find("vitbench_distilled pools the class and distillation tokens"),
             std::string::npos);
+  // Register tokens, and no class token (timm's *_reg4_gap_*).
+  auto r = valid_json();
+  r["vitbench_class_token"] = false;
+  r["vitbench_register_tokens"] = 4;
+  r["vitbench_pooling"] = "mean";
+  const Config rc = parse_config(r, "r");
+  EXPECT_EQ(rc.num_prefix_tokens(), 4u);
+  EXPECT_EQ(config_to_json(parse_config(config_to_json(rc), "r2")), config_to_json(rc));
+  r["vitbench_pooling"] = "cls";
+  EXPECT_NE(parse_error(r).find("without a class token (vitbench_class_token false) pools the mean"),
+            std::string::npos);
+  r["vitbench_pooling"] = "mean";
+  r["vitbench_register_tokens"] = 65;
+  EXPECT_NE(parse_error(r).find("\"vitbench_register_tokens\" must be in [1, 64]"),
+            std::string::npos)
+      << parse_error(r);
 }
 
 struct BadConfig {

@@ -198,7 +198,7 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
       {[](json& j) { j["model_args"]["qkv_bias"] = true; }, {"model_args.qkv_bias is true"}},
       {[](json& j) { j["model_args"]["img_size"] = 64; }, {"model_args.img_size is 64"}},
       {[](json& j) { j["model_args"]["reg_tokens"] = 4; },
-       {"model_args.reg_tokens 4 selects register tokens, which this suite does not compute"}},
+       {"model_args.reg_tokens is 4 but the number of register tokens in the tensors"}},
       // A variant's model_args must agree with the tensors, which show it.
       {[](json& j) { j["model_args"]["pre_norm"] = true; },
        {"model_args.pre_norm is true but the tensors lack \"norm_pre.weight\""}},
@@ -216,7 +216,8 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
         "drop_path_rate"}},
       {[](json& j) { j["model_args"]["act_layer"] = "swiglu"; },
        {"act_layer \"swiglu\" is not supported"}},
-      {[](json& j) { j["model_args"]["class_token"] = false; }, {"class_token false"}},
+      {[](json& j) { j["model_args"]["class_token"] = false; },
+       {"model_args.class_token is false but the tensors hold \"cls_token\""}},
       {[](json& j) { j["global_pool"] = "map"; }, {"global_pool \"map\" is not supported"}},
       {[](json& j) { j["num_classes"] = 0; }, {"feature extractor"}},
       {[](json& j) { j["num_classes"] = 1000000000000; }, {"num_classes 1000000000000 is over"}},
@@ -266,7 +267,6 @@ TEST_F(TimmFolder, RefusesTensorsThatDisagreeWithItsConfig) {
 
 TEST_F(TimmFolder, NamesTheVariantItsExtraTensorsBelongTo) {
   const std::vector<std::pair<std::string, std::string>> variants = {
-      {"reg_token", "register tokens"},
       {"blocks.0.attn.q_norm.weight", "QK normalization"},
       {"attn_pool.latent", "attention pooling"},
   };
@@ -333,6 +333,39 @@ TEST_F(TimmFolder, VariantsAreReadOffTheirTensors) {
   j["architecture"] = "vit_base_patch8_32";
   write(Model{c, generate_weights(c, 9)}, j);
   EXPECT_EQ(load_model_folder(dir_.path()).config.gelu, GeluKind::Quick);
+}
+
+TEST_F(TimmFolder, RegisterModelsWithoutAClassTokenAreReadOffTheirTensors) {
+  // timm's *_reg4_gap_* models: register tokens, no class token, mean pooling with fc_norm, and
+  // a position embedding for the patches only.
+  Config c = odd_config();
+  c.class_token = false;
+  c.register_tokens = 4;
+  c.no_embed_class = true;
+  c.fc_norm = true;
+  c.validate("register model");
+  const Model model{c, generate_weights(c, 4)};
+  json j = odd_timm_config();
+  j["model_args"].update({{"class_token", false}, {"reg_tokens", 4}, {"no_embed_class", true}});
+  write(model, j);
+  const Model loaded = load_model_folder(dir_.path());
+  expect_same_config(loaded.config, c);
+  expect_same_weights(c, loaded.weights, model.weights);
+  EXPECT_EQ(loaded.config.num_prefix_tokens(), 4u);
+  // Without model_args the tensors tell the same, the image size from the position embedding.
+  j["model_args"] = json::object();
+  j["pretrained_cfg"].erase("input_size");
+  j["architecture"] = "vit_base_patch8_reg4_gap_32";
+  j["model_args"]["num_heads"] = 3;
+  j["model_args"]["embed_dim"] = 72;
+  j["model_args"]["act_layer"] = "gelu_tanh";
+  write(model, j);
+  expect_same_config(load_model_folder(dir_.path()).config, c);
+  // Class-token pooling needs a class token.
+  j["global_pool"] = "token";
+  write(model, j);
+  expect_message(load_error(), {config_path(), "global_pool \"token\" is not supported",
+                                "a model without a class token pools the mean"});
 }
 
 TEST_F(TimmFolder, AVariantWithSomeOfItsTensorsMissingNamesThem) {

@@ -51,8 +51,8 @@ void expect_same_weights(const core::Config& config, uint64_t seed, const nlohma
 
 TEST(GeneratorTwin, MatchesTheCheckedInDocument) {
   const nlohmann::json doc = read_json(testing::source_dir() + "/golden/generator_check.json");
-  // The plain ViT twice, one with every variant but the distilled DeiT, and a distilled DeiT.
-  ASSERT_EQ(doc["configs"].size(), 4u);
+  // The plain ViT twice, one with most variants, a distilled DeiT, and a register model.
+  ASSERT_EQ(doc["configs"].size(), 5u);
   for (const auto& entry : doc["configs"]) {
     const core::Config config = core::parse_config(entry["config"], "generator_check.json");
     const uint64_t seed = entry["seed"].get<uint64_t>();

@@ -16,7 +16,9 @@
 
 #include "cli/backends.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/model_loader.h"
+#include "core/npy.h"
 #include "golden/manifest.h"
 #include "golden/tolerance.h"
 #include "golden/verify.h"
@@ -152,17 +154,40 @@ TEST(LibraryFolders, ChangedWeightsAreACorruptedGolden) {
   }
 }
 
+// Variants supported since their folder was written: computed now, their folder still holds the
+// logits alone until generate_folders.py (which needs timm) writes them again with every tap.
+const std::set<std::string> kAwaitingRegeneration = {"timm-vit-reg4-b1"};
+
+TEST(UnsupportedVariants, FoldersAwaitingRegenerationMatchTheLibrarysLogits) {
+  for (const std::string& name : kAwaitingRegeneration) {
+    SCOPED_TRACE(name);
+    const std::string dir = unsupported_dir() + "/" + name;
+    const core::Model model = core::load_model_folder(dir);
+    const core::Tensor input = core::read_npy_float32(dir + "/input.npy");
+    const core::TensorD expected = core::read_npy(dir + "/logits.npy").values;
+    const Tolerance tol =
+        tolerance_for(model.config, "logits", kFloat32Class, core::NpyDtype::Float64);
+    for (const std::string& backend : cli::all_backend_names()) {
+      const core::TensorD logits = cli::run_backend(backend, model, input, nullptr, 2);
+      const core::Comparison cmp =
+          core::compare(logits.span(), expected.span(), model.config.num_labels);
+      EXPECT_LE(cmp.max_rel_error, tol.max_rel) << backend << ": " << core::summarize(cmp);
+      EXPECT_TRUE(cmp.all_argmax_agree()) << backend;
+    }
+  }
+}
+
 TEST(UnsupportedVariants, TimmsOwnFoldersAreRefusedNamingTheFeature) {
   // Folders timm wrote for variants this suite does not compute; each refusal names the file
   // and what the model has. Their outputs are kept for the day one is supported.
   const std::map<std::string, std::vector<std::string>> expected = {
       {"timm-vit-qknorm-b1", {"config.json", "model_args.qk_norm true selects QK normalization"}},
-      {"timm-vit-reg4-b1", {"config.json", "model_args.reg_tokens 4 selects register tokens"}},
   };
   std::set<std::string> seen;
   for (const auto& entry : fs::directory_iterator(unsupported_dir())) {
     if (!entry.is_directory()) continue;
     const std::string name = entry.path().filename().string();
+    if (kAwaitingRegeneration.count(name)) continue;
     SCOPED_TRACE(name);
     seen.insert(name);
     auto it = expected.find(name);

@@ -110,6 +110,16 @@ std::vector<Case> cases() {
   core::Config distilled = small_config();  // DeiT distilled: 27 tokens, two heads averaged
   distilled.distilled = true;
   list.push_back({"deit_distilled", distilled, 3});
+  core::Config registers = small_config();  // timm's *_reg4_gap_*: 4 registers, no class token
+  registers.class_token = false;
+  registers.register_tokens = 4;
+  registers.no_embed_class = true;
+  registers.pooling = core::Pooling::Mean;
+  registers.fc_norm = true;
+  list.push_back({"registers_no_class_token", registers, 2});
+  core::Config cls_registers = small_config();  // a class token and 2 registers, pos on all
+  cls_registers.register_tokens = 2;
+  list.push_back({"class_token_and_registers", cls_registers, 2});
   return list;
 }
 
