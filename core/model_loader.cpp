@@ -165,8 +165,8 @@ std::string unsupported_feature(const std::vector<std::string>& names) {
   for (const std::string& n : names) {
     for (const Declarable& d : kDeclarable) {
       if (n.find(d.part) != std::string::npos) {
-        return "the model has " + std::string(d.feature) + ", which config.json does not declare (" +
-               d.key + ")";
+        return "the model has " + std::string(d.feature) +
+               ", which config.json does not declare (" + d.key + ")";
       }
     }
   }

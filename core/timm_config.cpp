@@ -425,7 +425,9 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   // fc_norm: null means "when global_pool is avg", as in timm.
   if (auto it = model_args.find("fc_norm"); it != model_args.end()) {
     const bool wanted = it->is_null() ? c.pooling == Pooling::Mean : *it == true;
-    if (!it->is_null() && !it->is_boolean()) fail(where, "model_args.fc_norm must be true, false or null");
+    if (!it->is_null() && !it->is_boolean()) {
+      fail(where, "model_args.fc_norm must be true, false or null");
+    }
     if (wanted != c.fc_norm) {
       fail(where, "model_args.fc_norm is " + excerpt(it->dump()) + " (with global_pool " +
                       json_quoted(pool) + ") but the tensors " + (c.fc_norm ? "hold" : "lack") +

@@ -325,9 +325,8 @@ class KernelSetModel final : public PreparedModel {
     const size_t prefix = c.num_prefix_tokens();
     float* patches = wide_.data();
     // Row n·T + prefix + gy·G + gx holds patch (gy, gx) of image n, columns in (channel, py, px)
-    // order; the prefix tokens' rows are zero, so the GEMM below can run
-    // over all N·T rows. Rows are split over the pool by image row band (gy), each band a
-    // disjoint set of rows.
+    // order; the prefix tokens' rows are zero, so the GEMM below can run over all N·T rows. Rows
+    // are split over the pool by image row band (gy), each band a disjoint set of rows.
     auto band = [&](size_t task, size_t) {
       const size_t n = task / G, gy = task % G;
       if (gy == 0) std::fill_n(patches + n * T * K, prefix * K, 0.0f);
@@ -378,7 +377,8 @@ class KernelSetModel final : public PreparedModel {
         for (size_t d = 0; d < D; ++d) sum[d] += row[d];
       }
       float* out = pooled_.data() + n * D;
-      for (size_t d = 0; d < D; ++d) out[d] = static_cast<float>(sum[d] / static_cast<double>(T - prefix));
+      const double patches = static_cast<double>(T - prefix);
+      for (size_t d = 0; d < D; ++d) out[d] = static_cast<float>(sum[d] / patches);
     };
     pool_.run(N, std::ref(image_mean));
   }

@@ -85,7 +85,8 @@ TensorD embed(const core::Model& model, const core::Tensor& images, size_t threa
   const std::vector<const float*> prefix_rows = prefix_vectors(c, w);
   for (size_t n = 0; n < N; ++n) {
     for (size_t t = 0; t < prefix; ++t) {
-      for (size_t d = 0; d < D; ++d) x[(n * T + t) * D + d] = static_cast<double>(prefix_rows[t][d]);
+      double* token = x.data() + (n * T + t) * D;
+      for (size_t d = 0; d < D; ++d) token[d] = static_cast<double>(prefix_rows[t][d]);
     }
     for (size_t t = first; t < T; ++t) {
       for (size_t d = 0; d < D; ++d) {
