@@ -186,6 +186,7 @@ Config parse_config(const nlohmann::json& json, const std::string& where) {
   c.fc_norm = bool_field(json, "vitbench_fc_norm", where, false);
   c.distilled = bool_field(json, "vitbench_distilled", where, false);
   c.class_token = bool_field(json, "vitbench_class_token", where, true);
+  c.qk_norm = bool_field(json, "vitbench_qk_norm", where, false);
   if (json.contains("vitbench_register_tokens")) {
     c.register_tokens = positive_int(json, "vitbench_register_tokens", where, kMaxRegisterTokens);
   }
@@ -230,6 +231,7 @@ nlohmann::json config_to_json(const Config& c) {
   if (c.distilled) j["vitbench_distilled"] = true;
   if (!c.class_token) j["vitbench_class_token"] = false;
   if (c.register_tokens) j["vitbench_register_tokens"] = c.register_tokens;
+  if (c.qk_norm) j["vitbench_qk_norm"] = true;
   return j;
 }
 

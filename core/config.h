@@ -53,6 +53,8 @@ struct Config {
   bool class_token = true;       // false: no class token, pooling is the mean (timm's *_gap_*)
   size_t register_tokens = 0;    // learned tokens after the class token that no head reads
                                  // (timm's *_reg4_*)
+  bool qk_norm = false;          // a LayerNorm over each head's q and over its k, before the
+                                 // scores (timm's qk_norm)
 
   size_t grid_size() const { return image_size / patch_size; }
   size_t num_patches() const { return grid_size() * grid_size(); }

@@ -68,6 +68,7 @@ void require_hf_expressible(const Config& c, const std::string& where) {
                         : c.distilled   ? "vitbench_distilled (dist_token, head_dist)"
                         : c.register_tokens ? "vitbench_register_tokens (reg_token)"
                         : !c.class_token    ? "vitbench_class_token false (a ViT without cls_token)"
+                        : c.qk_norm         ? "vitbench_qk_norm (attn.q_norm, attn.k_norm)"
                                             : nullptr;
   if (variant) {
     fail(where, std::string("HuggingFace's ViT tensor names have nothing for ") + variant +
@@ -161,6 +162,8 @@ std::string unsupported_feature(const std::vector<std::string>& names) {
       {"dist_token", "a distillation token (DeiT distilled)", "vitbench_distilled"},
       {"head_dist.", "a distillation head (DeiT distilled)", "vitbench_distilled"},
       {"reg_token", "register tokens", "vitbench_register_tokens"},
+      {".q_norm.", "QK normalization", "vitbench_qk_norm"},
+      {".k_norm.", "QK normalization", "vitbench_qk_norm"},
   };
   for (const std::string& n : names) {
     for (const Declarable& d : kDeclarable) {
@@ -171,8 +174,6 @@ std::string unsupported_feature(const std::vector<std::string>& names) {
     }
   }
   constexpr std::pair<const char*, const char*> kFeatures[] = {
-      {".q_norm.", "QK normalization"},
-      {".k_norm.", "QK normalization"},
       {"attn_pool.", "attention pooling"},
       {"patch_embed.backbone.", "a hybrid CNN stem"},
       {".mlp.fc1_g.", "a gated (SwiGLU) MLP"},

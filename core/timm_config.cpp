@@ -35,7 +35,7 @@ const std::set<std::string>& known_model_args() {
       "img_size",   "patch_size", "in_chans",  "num_classes",    "global_pool",
       "embed_dim",  "depth",      "num_heads", "mlp_ratio",      "qkv_bias",
       "class_token", "act_layer", "pre_norm",  "no_embed_class", "init_values",
-      "fc_norm",    "reg_tokens"};
+      "fc_norm",    "reg_tokens", "qk_norm"};
   return keys;
 }
 
@@ -58,7 +58,6 @@ struct VariantArg {
 
 const std::vector<VariantArg>& variant_model_args() {
   static const std::vector<VariantArg> args = {
-      {"qk_norm", {json(false)}, "QK normalization"},
       {"dynamic_img_size", {json(false)}, "dynamic image sizes"},
   };
   return args;
@@ -269,6 +268,10 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   // the register tokens (timm's *_reg4_* and *_gap_* models) by their tensors.
   c.distilled = name.distilled || shapes.count("dist_token") != 0;
   c.class_token = shapes.count("cls_token") != 0;
+  c.qk_norm = any_named([](const std::string& n) {
+    return n.compare(0, 7, "blocks.") == 0 && (n.find(".attn.q_norm.") != std::string::npos ||
+                                               n.find(".attn.k_norm.") != std::string::npos);
+  });
   if (auto reg = shapes.find("reg_token"); reg != shapes.end()) {
     if (reg->second.size() != 3 || reg->second[1] == 0 || reg->second[1] > kMaxRegisterTokens) {
       fail(weights_path, "tensor \"reg_token\" has shape " + shape_to_string(reg->second) +
@@ -411,6 +414,7 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
     }
   };
   expect_flag("class_token", c.class_token, "\"cls_token\"");
+  expect_flag("qk_norm", c.qk_norm, "\"blocks.*.attn.q_norm.*\"");
   expect_arg(model_args, "reg_tokens", c.register_tokens,
              "the number of register tokens in the tensors (\"reg_token\")", where);
   expect_flag("pre_norm", c.pre_norm, "\"norm_pre.weight\"");

@@ -29,6 +29,13 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
     slots.push_back({p + "norm1.bias", {D}, &b.norm1_bias, true});
     slots.push_back({p + "attn.qkv.weight", {3 * D, D}, &b.qkv_weight, true});
     slots.push_back({p + "attn.qkv.bias", {3 * D}, &b.qkv_bias, c.qkv_bias});
+    if (c.qk_norm) {
+      const size_t hd = c.head_dim();
+      slots.push_back({p + "attn.q_norm.weight", {hd}, &b.q_norm_weight, true});
+      slots.push_back({p + "attn.q_norm.bias", {hd}, &b.q_norm_bias, true});
+      slots.push_back({p + "attn.k_norm.weight", {hd}, &b.k_norm_weight, true});
+      slots.push_back({p + "attn.k_norm.bias", {hd}, &b.k_norm_bias, true});
+    }
     slots.push_back({p + "attn.proj.weight", {D, D}, &b.proj_weight, true});
     slots.push_back({p + "attn.proj.bias", {D}, &b.proj_bias, true});
     if (c.layer_scale) slots.push_back({p + "ls1.gamma", {D}, &b.ls1_gamma, true});
@@ -124,10 +131,12 @@ DrawRule draw_rule(const Config& c, const std::string& name) {
   if (name == "patch_embed.proj.weight") return {0.0, fan_in_scale(1.0, c.patch_dim())};
   // LayerNorm gains around 1 and biases around 0, but far from exactly so.
   if (ends_with(name, "norm1.weight") || ends_with(name, "norm2.weight") ||
+      ends_with(name, "q_norm.weight") || ends_with(name, "k_norm.weight") ||
       name == "norm.weight" || name == "norm_pre.weight" || name == "fc_norm.weight") {
     return {1.0, 0.25};
   }
-  if (ends_with(name, "norm1.bias") || ends_with(name, "norm2.bias") || name == "norm.bias" ||
+  if (ends_with(name, "norm1.bias") || ends_with(name, "norm2.bias") ||
+      ends_with(name, "q_norm.bias") || ends_with(name, "k_norm.bias") || name == "norm.bias" ||
       name == "norm_pre.bias" || name == "fc_norm.bias") {
     return {0.0, 0.1};
   }

@@ -22,6 +22,8 @@ struct BlockWeights {
   Tensor fc1_weight, fc1_bias;      // [M, D], [M]
   Tensor fc2_weight, fc2_bias;      // [D, M], [D]
   Tensor ls1_gamma, ls2_gamma;      // [D] each with config.layer_scale, else empty
+  Tensor q_norm_weight, q_norm_bias, k_norm_weight, k_norm_bias;  // [D / heads] each with
+                                                                  // config.qk_norm, else empty
 };
 
 struct Weights {

@@ -119,6 +119,9 @@ def parameter_slots(cfg):
             (p + "norm1.bias", (D,), True),
             (p + "attn.qkv.weight", (3 * D, D), True),
             (p + "attn.qkv.bias", (3 * D,), qkv_bias(cfg)),
+        ] + ([(p + f"attn.{qk}_norm.{kind}", (D // cfg["num_attention_heads"],), True)
+              for qk in ("q", "k") for kind in ("weight", "bias")]
+             if variant(cfg, "qk_norm") else []) + [
             (p + "attn.proj.weight", (D, D), True),
             (p + "attn.proj.bias", (D,), True),
         ] + ([(p + "ls1.gamma", (D,), True)] if scale else []) + [
@@ -157,10 +160,10 @@ def draw_rule(cfg, name):
         return 0.0, 0.5
     if name == "patch_embed.proj.weight":
         return 0.0, _fan_in_scale(1.0, patch_dim)
-    if (name.endswith(("norm1.weight", "norm2.weight")) or
+    if (name.endswith(("norm1.weight", "norm2.weight", "q_norm.weight", "k_norm.weight")) or
             name in ("norm.weight", "norm_pre.weight", "fc_norm.weight")):
         return 1.0, 0.25
-    if (name.endswith(("norm1.bias", "norm2.bias")) or
+    if (name.endswith(("norm1.bias", "norm2.bias", "q_norm.bias", "k_norm.bias")) or
             name in ("norm.bias", "norm_pre.bias", "fc_norm.bias")):
         return 0.0, 0.1
     if name.endswith((".ls1.gamma", ".ls2.gamma")):
@@ -245,7 +248,8 @@ CHECK_CONFIGS = [
     ({"hidden_size": 20, "num_hidden_layers": 2, "num_attention_heads": 2,
       "intermediate_size": 28, "image_size": 12, "patch_size": 6, "num_labels": 4,
       "layer_norm_eps": 1e-5, "vitbench_patch_bias": False, "vitbench_no_embed_class": True,
-      "vitbench_pre_norm": True, "vitbench_layer_scale": True, "vitbench_fc_norm": True},
+      "vitbench_pre_norm": True, "vitbench_layer_scale": True, "vitbench_fc_norm": True,
+      "vitbench_qk_norm": True},
      99, 1, 5),
     # DeiT's distilled models: the distillation token and its head.
     ({"hidden_size": 12, "num_hidden_layers": 1, "num_attention_heads": 2,

@@ -48,6 +48,7 @@ using core::Tensor;
 
 struct PreparedBlock {
   Tensor norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+  Tensor q_norm_weight, q_norm_bias, k_norm_weight, k_norm_bias;  // with qk_norm
   Tensor qkv_bias, proj_bias, fc1_bias, fc2_bias;
   std::unique_ptr<PackedLinear> qkv, proj, fc1, fc2;
 };
@@ -140,6 +141,13 @@ class KernelSetModel final : public PreparedModel {
         check_size(b.ls1_gamma, D, p + "ls1.gamma");
         check_size(b.ls2_gamma, D, p + "ls2.gamma");
       }
+      if (c.qk_norm) {
+        const size_t hd = c.head_dim();
+        q.q_norm_weight = small(b.q_norm_weight, hd, p + "attn.q_norm.weight");
+        q.q_norm_bias = small(b.q_norm_bias, hd, p + "attn.q_norm.bias");
+        q.k_norm_weight = small(b.k_norm_weight, hd, p + "attn.k_norm.weight");
+        q.k_norm_bias = small(b.k_norm_bias, hd, p + "attn.k_norm.bias");
+      }
       q.qkv_bias = small(b.qkv_bias, 3 * D, p + "attn.qkv.bias");
       q.proj_bias = scaled_bias(small(b.proj_bias, D, p + "attn.proj.bias"), b.ls1_gamma);
       q.fc1_bias = small(b.fc1_bias, M, p + "mlp.fc1.bias");
@@ -191,6 +199,19 @@ class KernelSetModel final : public PreparedModel {
       qkv_epilogue.bias = b.qkv_bias.data();
       lin.run(ln_.data(), rows, D, *b.qkv, wide_.data(), 3 * D, qkv_epilogue, pool_);
       lap(ForwardOp::Qkv);
+      if (c.qk_norm) {
+        // QK norm, in place in the qkv rows: head h's q (columns h·d of the first D) and k (of
+        // the next D) over all rows are a strided matrix the LayerNorm kernel takes as it is.
+        const size_t hd = c.head_dim();
+        for (size_t h = 0; h < H; ++h) {
+          float* q = wide_.data() + h * hd;
+          kernels_.layer_norm.run(q, rows, hd, 3 * D, b.q_norm_weight.data(),
+                                  b.q_norm_bias.data(), eps, q, 3 * D, pool_);
+          kernels_.layer_norm.run(q + D, rows, hd, 3 * D, b.k_norm_weight.data(),
+                                  b.k_norm_bias.data(), eps, q + D, 3 * D, pool_);
+        }
+        lap(ForwardOp::LayerNorm);
+      }
 
       Tensor probs;
       const bool want_probs = taps && taps->wants(core::tap::attn_probs(i));

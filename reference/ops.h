@@ -9,7 +9,7 @@
 
 namespace vitbench::reference {
 
-// y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta, population variance.
+// y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta, population variance. y may be x.
 void layer_norm(const double* x, size_t rows, size_t dim, const float* gamma, const float* beta,
                 double eps, double* y);
 

@@ -102,7 +102,18 @@ TensorD attention_branch(const Config& c, const core::BlockWeights& b, const Ten
                          size_t threads, TensorD* probs) {
   const size_t T = c.num_tokens(), D = c.hidden_size, H = c.num_heads, rows = N * T;
   const TensorD h = layer_norm_rows(x, rows, D, b.norm1_weight, b.norm1_bias, c.layer_norm_eps);
-  const TensorD qkv = linear_rows(h, rows, D, b.qkv_weight, b.qkv_bias, 3 * D, threads);
+  TensorD qkv = linear_rows(h, rows, D, b.qkv_weight, b.qkv_bias, 3 * D, threads);
+  if (c.qk_norm) {
+    // QK norm: each head's q and k normalized over its head_dim, in place (rows of q are the
+    // first D columns, of k the next D).
+    for (size_t r = 0; r < rows; ++r) {
+      double* q = qkv.data() + r * 3 * D;
+      layer_norm(q, H, c.head_dim(), b.q_norm_weight.data(), b.q_norm_bias.data(),
+                 c.layer_norm_eps, q);
+      layer_norm(q + D, H, c.head_dim(), b.k_norm_weight.data(), b.k_norm_bias.data(),
+                 c.layer_norm_eps, q + D);
+    }
+  }
   TensorD a({rows, D});
   core::parallel_for(N, threads, [&](size_t begin, size_t end) {
     for (size_t n = begin; n < end; ++n) {
@@ -225,6 +236,12 @@ void check_weights(const core::Model& model) {
     if (c.layer_scale) {
       require_size(b.ls1_gamma, D, p + "ls1.gamma");
       require_size(b.ls2_gamma, D, p + "ls2.gamma");
+    }
+    if (c.qk_norm) {
+      for (const core::Tensor* t : {&b.q_norm_weight, &b.q_norm_bias, &b.k_norm_weight,
+                                    &b.k_norm_bias}) {
+        require_size(*t, c.head_dim(), p + "attn.q_norm / attn.k_norm");
+      }
     }
   }
   require_size(w.norm_weight, D, "norm.weight");

@@ -92,9 +92,10 @@ TEST(Config, RoundTripsThroughJson) {
   j["vitbench_pre_norm"] = true;
   j["vitbench_layer_scale"] = true;
   j["vitbench_fc_norm"] = true;
+  j["vitbench_qk_norm"] = true;
   const Config v = parse_config(j, "v");
   EXPECT_FALSE(v.patch_bias);
-  EXPECT_TRUE(v.no_embed_class && v.pre_norm && v.layer_scale && v.fc_norm);
+  EXPECT_TRUE(v.no_embed_class && v.pre_norm && v.layer_scale && v.fc_norm && v.qk_norm);
   EXPECT_EQ(v.num_positions(), v.num_patches());
   const nlohmann::json written = config_to_json(v);
   EXPECT_EQ(written["vitbench_patch_bias"], false);

@@ -208,7 +208,8 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
        {"model_args.fc_norm is null (with global_pool \"avg\") but the tensors lack"}},
       {[](json& j) { j["model_args"]["init_values"] = 1e-5; },
        {"model_args.init_values is 1e-05 but the tensors lack layer scale"}},
-      {[](json& j) { j["model_args"]["qk_norm"] = true; }, {"selects QK normalization"}},
+      {[](json& j) { j["model_args"]["qk_norm"] = true; },
+       {"model_args.qk_norm is true but the tensors lack"}},
       {[](json& j) { j["architecture"] = "vit_base_patch8_clip_quickgelu_32"; },
        {"is a quick GELU model but model_args.act_layer is \"gelu_tanh\""}},
       {[](json& j) { j["model_args"]["block_fn"] = "ParallelScalingBlock"; },
@@ -267,8 +268,9 @@ TEST_F(TimmFolder, RefusesTensorsThatDisagreeWithItsConfig) {
 
 TEST_F(TimmFolder, NamesTheVariantItsExtraTensorsBelongTo) {
   const std::vector<std::pair<std::string, std::string>> variants = {
-      {"blocks.0.attn.q_norm.weight", "QK normalization"},
       {"attn_pool.latent", "attention pooling"},
+      {"blocks.0.mlp.fc1_g.weight", "a gated (SwiGLU) MLP"},
+      {"patch_embed.backbone.stem.conv.weight", "a hybrid CNN stem"},
   };
   for (const auto& [name, feature] : variants) {
     SCOPED_TRACE(name);
@@ -292,6 +294,7 @@ Config variant_config(bool fc_norm_on_class_token) {
   c.layer_scale = true;
   c.no_embed_class = true;
   c.fc_norm = true;
+  c.qk_norm = true;
   if (fc_norm_on_class_token) c.pooling = Pooling::ClassToken;
   c.validate("variant_config");
   return c;
@@ -308,7 +311,7 @@ TEST_F(TimmFolder, VariantsAreReadOffTheirTensors) {
     const Model loaded = load_model_folder(dir_.path());
     expect_same_config(loaded.config, c);
     EXPECT_TRUE(loaded.config.pre_norm && loaded.config.layer_scale &&
-                loaded.config.no_embed_class && loaded.config.fc_norm);
+                loaded.config.no_embed_class && loaded.config.fc_norm && loaded.config.qk_norm);
     EXPECT_FALSE(loaded.config.patch_bias);
     expect_same_weights(c, loaded.weights, model.weights);
     EXPECT_EQ(loaded.weights.pos_embed.dim(0), 16u);  // the patches' rows only
@@ -317,7 +320,7 @@ TEST_F(TimmFolder, VariantsAreReadOffTheirTensors) {
   const Config c = variant_config(false);
   json j = odd_timm_config();
   j["model_args"].update({{"pre_norm", true}, {"init_values", 1e-5}, {"no_embed_class", true},
-                          {"fc_norm", nullptr}});
+                          {"fc_norm", nullptr}, {"qk_norm", true}});
   write(Model{c, generate_weights(c, 9)}, j);
   expect_same_config(load_model_folder(dir_.path()).config, c);
   // CLIP's towers are timm's only ViTs with nn.LayerNorm's eps of 1e-5, known by their name;
@@ -374,6 +377,7 @@ TEST_F(TimmFolder, AVariantWithSomeOfItsTensorsMissingNamesThem) {
   const std::vector<std::pair<std::string, std::string>> dropped = {
       {"norm_pre.bias", "missing tensor \"norm_pre.bias\""},
       {"blocks.1.ls2.gamma", "missing tensor \"blocks.1.ls2.gamma\""},
+      {"blocks.0.attn.k_norm.bias", "missing tensor \"blocks.0.attn.k_norm.bias\""},
       {"fc_norm.weight", "missing tensor \"fc_norm.weight\""},
   };
   for (const auto& [name, says] : dropped) {

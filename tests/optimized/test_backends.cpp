@@ -120,6 +120,9 @@ std::vector<Case> cases() {
   core::Config cls_registers = small_config();  // a class token and 2 registers, pos on all
   cls_registers.register_tokens = 2;
   list.push_back({"class_token_and_registers", cls_registers, 2});
+  core::Config qk = small_config();  // timm's qk_norm: a LayerNorm per head on q and on k
+  qk.qk_norm = true;
+  list.push_back({"qk_norm", qk, 2});
   return list;
 }
 
