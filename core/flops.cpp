@@ -1,5 +1,7 @@
 #include "core/flops.h"
 
+#include "core/weights.h"
+
 namespace vitbench::core::flops {
 
 double model_per_image(const Config& c) {
@@ -12,13 +14,15 @@ double model_per_image(const Config& c) {
 }
 
 double weight_bytes(const Config& c) {
-  const double D = c.hidden_size, M = c.intermediate_size;
-  const double block = 3 * D * D + 3 * D + D * D + D + 2 * M * D + M + D + 4 * D +
-                       (c.layer_scale ? 2 * D : 0);
-  const double rest = D * c.patch_dim() + D + D + c.num_positions() * D + 2 * D +
-                      (c.pre_norm ? 2 * D : 0) + (c.distilled ? 2 : 1) * c.num_labels * (D + 1) +
-                      (c.distilled ? D : 0);
-  return 4.0 * (c.num_layers * block + rest);
+  // Every parameter the forward reads, as core::parameter_slots lists them for this config.
+  Weights shapes_only;
+  double floats = 0;
+  for (const ParameterSlot& slot : parameter_slots(c, shapes_only)) {
+    double n = 1;
+    for (size_t d : slot.shape) n *= static_cast<double>(d);
+    floats += n;
+  }
+  return 4.0 * floats;
 }
 
 }  // namespace vitbench::core::flops

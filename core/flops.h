@@ -32,7 +32,7 @@ inline double elementwise_bytes(size_t n) { return 8.0 * n; }
 // layers and attention, and the head.
 double model_per_image(const Config& config);
 
-// Float32 bytes of the model's weights.
+// Float32 bytes of the model's weights (every parameter core::parameter_slots lists).
 double weight_bytes(const Config& config);
 
 }  // namespace vitbench::core::flops

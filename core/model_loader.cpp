@@ -310,20 +310,10 @@ void save_model_folder(const Model& model, const std::string& dir, NameScheme sc
   if (!fs::is_directory(dir, ec)) fail(dir, "output folder does not exist");
   const Config& c = model.config;
   c.validate(dir);
-  if (model.weights.blocks.size() != c.num_layers) {
-    fail(dir, "model has " + std::to_string(model.weights.blocks.size()) +
-                  " blocks but its config says " + std::to_string(c.num_layers));
-  }
+  check_weight_sizes(model, dir);
   // parameter_slots wants a mutable Weights only to size its blocks, which are already sized,
   // so nothing is written through this reference; it saves copying every tensor.
   Weights& weights = const_cast<Weights&>(model.weights);
-  for (const ParameterSlot& slot : parameter_slots(c, weights)) {
-    if (slot.tensor->size() != checked_element_count(slot.shape, dir)) {
-      fail(dir, "model weight " + in_quotes(slot.name) + " has shape " +
-                    shape_to_string(slot.tensor->shape()) + " but its config implies " +
-                    shape_to_string(slot.shape));
-    }
-  }
 
   if (scheme == NameScheme::HuggingFace) require_hf_expressible(c, dir);
   std::vector<FilePiece> pieces = file_pieces(c, weights, scheme);

@@ -48,42 +48,25 @@ const std::set<std::string>& training_only_model_args() {
   return keys;
 }
 
-// model_args keys that select a variant this suite does not compute, accepted at the plain ViT's
-// values only (a config may spell the default out, as save_for_hf writes whatever it was given).
-struct VariantArg {
-  const char* key;
-  std::vector<json> plain;  // the values that mean "no variant"
-  const char* feature;
-};
-
-const std::vector<VariantArg>& variant_model_args() {
-  static const std::vector<VariantArg> args = {
-      {"dynamic_img_size", {json(false)}, "dynamic image sizes"},
-  };
-  return args;
-}
-
-// The error for a model_args key that is none of the above, listing the ones that are.
-[[noreturn]] void fail_unknown_model_arg(const std::string& key, const std::string& where) {
-  std::string known;
-  for (const std::string& k : known_model_args()) known += (known.empty() ? "" : ", ") + k;
-  for (const VariantArg& v : variant_model_args()) known += std::string(", ") + v.key;
-  for (const std::string& k : training_only_model_args()) known += ", " + k;
-  fail(where, "model_args key " + json_quoted(key) +
-                  " is not supported (it may change the model; known: " + known + ")");
-}
+// The one model_args key accepted at one value only: dynamic_img_size true lets timm take other
+// input sizes by interpolating the position embedding, which this suite does not compute.
+constexpr const char* kDynamicImgSize = "dynamic_img_size";
 
 void check_model_arg(const std::string& key, const json& value, const std::string& where) {
   if (known_model_args().count(key) || training_only_model_args().count(key)) return;
-  for (const VariantArg& v : variant_model_args()) {
-    if (key != v.key) continue;
-    if (std::find(v.plain.begin(), v.plain.end(), value) == v.plain.end()) {
-      fail(where, "model_args." + key + " " + excerpt(value.dump()) + " selects " + v.feature +
-                      ", which this suite does not compute");
+  if (key == kDynamicImgSize) {
+    if (value != false) {
+      fail(where, "model_args." + key + " " + excerpt(value.dump()) +
+                      " selects dynamic image sizes, which this suite does not compute");
     }
     return;
   }
-  fail_unknown_model_arg(key, where);
+  std::string known;
+  for (const std::string& k : known_model_args()) known += (known.empty() ? "" : ", ") + k;
+  known += std::string(", ") + kDynamicImgSize;
+  for (const std::string& k : training_only_model_args()) known += ", " + k;
+  fail(where, "model_args key " + json_quoted(key) +
+                  " is not supported (it may change the model; known: " + known + ")");
 }
 
 // The architecture name split as timm spells its ViTs: family_size_patchP[_...].

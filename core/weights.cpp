@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/error.h"
+
 namespace vitbench::core {
 
 std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
@@ -57,6 +59,24 @@ std::vector<ParameterSlot> parameter_slots(const Config& c, Weights& w) {
     slots.push_back({"head_dist.bias", {c.num_labels}, &w.head_dist_bias, true});
   }
   return slots;
+}
+
+void check_weight_sizes(const Model& model, const std::string& where) {
+  const Config& c = model.config;
+  if (model.weights.blocks.size() != c.num_layers) {
+    fail(where, "model has " + std::to_string(model.weights.blocks.size()) +
+                    " blocks but its config says " + std::to_string(c.num_layers));
+  }
+  // parameter_slots wants a mutable Weights only to size its blocks, which are already sized,
+  // so nothing is written through this reference; it saves copying every tensor.
+  Weights& weights = const_cast<Weights&>(model.weights);
+  for (const ParameterSlot& slot : parameter_slots(c, weights)) {
+    if (slot.tensor->size() != checked_element_count(slot.shape, where)) {
+      fail(where, "model weight " + in_quotes(slot.name) + " has shape " +
+                      shape_to_string(slot.tensor->shape()) + " but its config implies " +
+                      shape_to_string(slot.shape));
+    }
+  }
 }
 
 Weights allocate_weights(const Config& c) {

@@ -62,6 +62,11 @@ struct ParameterSlot {
 // Every parameter of `config`, in canonical order, pointing into `weights` (which it sizes).
 std::vector<ParameterSlot> parameter_slots(const Config& config, Weights& weights);
 
+// Throws core::Error naming `where` unless `model` has config.num_layers blocks and every
+// parameter of parameter_slots the element count its shape implies: what code that indexes the
+// weights by the config's sizes relies on (the reference, the optimized prepare step, saving).
+void check_weight_sizes(const Model& model, const std::string& where);
+
 // Allocates every tensor of `config`'s shapes and fills the computed ones (zero q/k/v bias,
 // sin-cos position embedding). Stored tensors are left for the caller to fill.
 Weights allocate_weights(const Config& config);

@@ -238,16 +238,24 @@ def top1_margins(logits):
     return (ordered[:, -1] - ordered[:, -2]) / np.max(np.abs(logits))
 
 
-def choose_input(model, cfg, batch):
-    """The first input seed whose every image has a clear top-1 class."""
-    for seed in range(MAX_INPUT_SEEDS):
-        images = weights.generate_images(cfg, batch, seed)
-        logits, _ = forward(model, cfg, images, record=False)
-        margins = top1_margins(logits)
+def first_clear_input(seeds, draw, logits_of, what):
+    """(seed, images, margins) for the first of `seeds` whose images, draw(seed), all have a
+    clear top-1 class under logits_of(images); `what` names the search when none does."""
+    for seed in seeds:
+        images = draw(seed)
+        margins = top1_margins(logits_of(images))
         if np.all(margins >= MIN_TOP1_MARGIN):
             return seed, images, margins
-    raise SystemExit(f"no input seed below {MAX_INPUT_SEEDS} gives every image a top-1 margin "
-                     f"of {MIN_TOP1_MARGIN}")
+    raise SystemExit(f"{what}: no input seed gives every image a top-1 margin of "
+                     f"{MIN_TOP1_MARGIN}")
+
+
+def choose_input(model, cfg, batch):
+    """The first input seed whose every image has a clear top-1 class."""
+    return first_clear_input(range(MAX_INPUT_SEEDS),
+                             lambda seed: weights.generate_images(cfg, batch, seed),
+                             lambda images: forward(model, cfg, images, record=False)[0],
+                             f"seeds below {MAX_INPUT_SEEDS}")
 
 
 # ---- Files ------------------------------------------------------------------------------------

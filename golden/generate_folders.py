@@ -43,7 +43,7 @@ import tolerances  # noqa: E402
 import weights  # noqa: E402  (write_atomically, fnv1a64)
 # generate.py's file helpers and input rule (it imports PyTorch only where it runs a model)
 from generate import (FORMAT_VERSION, MAX_INPUT_SEEDS, MIN_TOP1_MARGIN,  # noqa: E402
-                      json_bytes, npy_bytes, top1_margins, write_index)
+                      first_clear_input, json_bytes, npy_bytes, write_index)
 
 GENERATOR_VERSION = 1
 FOLDER_FILES = ("config.json", "model.safetensors")
@@ -345,15 +345,11 @@ def forward(case, model, images, record):
 
 
 def choose_input(case, model, shape, seed):
-    for k in range(MAX_INPUT_SEEDS):
-        input_seed = seed + k
-        images = np.random.default_rng(input_seed).standard_normal(shape).astype(np.float32)
-        logits, _ = forward(case, model, images, record=False)
-        margins = top1_margins(logits)
-        if np.all(margins >= MIN_TOP1_MARGIN):
-            return input_seed, images, margins
-    raise SystemExit(f"{case['name']}: no input seed gives every image a top-1 margin of "
-                     f"{MIN_TOP1_MARGIN}")
+    """The first seed from the weight seed up whose normal images all have a clear top-1 class."""
+    return first_clear_input(
+        range(seed, seed + MAX_INPUT_SEEDS),
+        lambda s: np.random.default_rng(s).standard_normal(shape).astype(np.float32),
+        lambda images: forward(case, model, images, record=False)[0], case["name"])
 
 
 # ---- Files ------------------------------------------------------------------------------------

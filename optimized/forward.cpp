@@ -53,13 +53,6 @@ struct PreparedBlock {
   std::unique_ptr<PackedLinear> qkv, proj, fc1, fc2;
 };
 
-void check_size(const Tensor& t, size_t expected, const std::string& name) {
-  if (t.size() != expected) {
-    core::fail("prepare", "weight " + name + " has " + std::to_string(t.size()) +
-                              " elements, the config implies " + std::to_string(expected));
-  }
-}
-
 // Copies `data` [shape] into Taps' float64 currency, only when the tap is wanted.
 void record(core::Taps* taps, const std::string& name, const float* data, core::Shape shape) {
   if (!taps || !taps->wants(name)) return;
@@ -75,27 +68,15 @@ class KernelSetModel final : public PreparedModel {
     const core::Config& c = config_;
     const core::Weights& w = model.weights;
     c.validate("prepare");
+    core::check_weight_sizes(model, "prepare");  // every tensor below has its config's size
     const size_t D = c.hidden_size, M = c.intermediate_size;
     const size_t L = c.num_labels, K = c.patch_dim();
-    if (w.blocks.size() != c.num_layers) {
-      core::fail("prepare", "the weights hold " + std::to_string(w.blocks.size()) +
-                                " blocks, the config " + std::to_string(c.num_layers));
-    }
-    auto small = [&](const Tensor& t, size_t n, const std::string& name) {
-      check_size(t, n, name);
-      return t;
-    };
-    auto pack = [&](const Tensor& t, size_t n, size_t k, const std::string& name) {
-      check_size(t, n * k, name);
+    auto pack = [&](const Tensor& t, size_t n, size_t k) {
       return kernels_.linear.pack(t.data(), n, k);
     };
-    // The Conv2d weight [D, C, P, P] is already the [D, C·P²] matrix im2col's column order
-    // (channel, row, column) expects.
     // Layer scale folded into a branch's last linear layer: row o of W and b times gamma[o].
-    auto pack_scaled = [&](const Tensor& t, size_t n, size_t k, const Tensor& gamma,
-                           const std::string& name) {
-      if (!c.layer_scale) return pack(t, n, k, name);
-      check_size(t, n * k, name);
+    auto pack_scaled = [&](const Tensor& t, size_t n, size_t k, const Tensor& gamma) {
+      if (!c.layer_scale) return pack(t, n, k);
       Tensor scaled = t;
       for (size_t o = 0; o < n; ++o) {
         for (size_t i = 0; i < k; ++i) scaled[o * k + i] *= gamma[o];
@@ -109,58 +90,51 @@ class KernelSetModel final : public PreparedModel {
       }
       return out;
     };
-    patch_ = pack(w.patch_weight, D, K, "patch_embed.proj.weight");
-    patch_bias_ = small(w.patch_bias, D, "patch_embed.proj.bias");
+    // The Conv2d weight [D, C, P, P] is already the [D, C·P²] matrix im2col's column order
+    // (channel, row, column) expects.
+    patch_ = pack(w.patch_weight, D, K);
+    patch_bias_ = w.patch_bias;
     // The tokens before the patches, in token order: class, distillation, registers.
     prefix_rows_ = Tensor({c.num_prefix_tokens(), D});
     float* prefix = prefix_rows_.data();
-    if (c.class_token) prefix = std::copy_n(small(w.cls_token, D, "cls_token").data(), D, prefix);
-    if (c.distilled) prefix = std::copy_n(small(w.dist_token, D, "dist_token").data(), D, prefix);
-    if (c.register_tokens) {
-      check_size(w.reg_tokens, c.register_tokens * D, "reg_token");
-      std::copy_n(w.reg_tokens.data(), c.register_tokens * D, prefix);
-    }
+    if (c.class_token) prefix = std::copy_n(w.cls_token.data(), D, prefix);
+    if (c.distilled) prefix = std::copy_n(w.dist_token.data(), D, prefix);
+    std::copy_n(w.reg_tokens.data(), c.register_tokens * D, prefix);
     if (c.distilled) {
-      head_dist_ = pack(w.head_dist_weight, L, D, "head_dist.weight");
-      head_dist_bias_ = small(w.head_dist_bias, L, "head_dist.bias");
+      head_dist_ = pack(w.head_dist_weight, L, D);
+      head_dist_bias_ = w.head_dist_bias;
     }
-    pos_embed_ = small(w.pos_embed, c.num_positions() * D, "pos_embed");
+    pos_embed_ = w.pos_embed;
     if (c.pre_norm) {
-      norm_pre_weight_ = small(w.norm_pre_weight, D, "norm_pre.weight");
-      norm_pre_bias_ = small(w.norm_pre_bias, D, "norm_pre.bias");
+      norm_pre_weight_ = w.norm_pre_weight;
+      norm_pre_bias_ = w.norm_pre_bias;
     }
     for (size_t i = 0; i < c.num_layers; ++i) {
       const core::BlockWeights& b = w.blocks[i];
-      const std::string p = "blocks." + std::to_string(i) + ".";
       PreparedBlock& q = blocks_.emplace_back();
-      q.norm1_weight = small(b.norm1_weight, D, p + "norm1.weight");
-      q.norm1_bias = small(b.norm1_bias, D, p + "norm1.bias");
-      q.norm2_weight = small(b.norm2_weight, D, p + "norm2.weight");
-      q.norm2_bias = small(b.norm2_bias, D, p + "norm2.bias");
-      if (c.layer_scale) {
-        check_size(b.ls1_gamma, D, p + "ls1.gamma");
-        check_size(b.ls2_gamma, D, p + "ls2.gamma");
-      }
+      q.norm1_weight = b.norm1_weight;
+      q.norm1_bias = b.norm1_bias;
+      q.norm2_weight = b.norm2_weight;
+      q.norm2_bias = b.norm2_bias;
       if (c.qk_norm) {
-        const size_t hd = c.head_dim();
-        q.q_norm_weight = small(b.q_norm_weight, hd, p + "attn.q_norm.weight");
-        q.q_norm_bias = small(b.q_norm_bias, hd, p + "attn.q_norm.bias");
-        q.k_norm_weight = small(b.k_norm_weight, hd, p + "attn.k_norm.weight");
-        q.k_norm_bias = small(b.k_norm_bias, hd, p + "attn.k_norm.bias");
+        q.q_norm_weight = b.q_norm_weight;
+        q.q_norm_bias = b.q_norm_bias;
+        q.k_norm_weight = b.k_norm_weight;
+        q.k_norm_bias = b.k_norm_bias;
       }
-      q.qkv_bias = small(b.qkv_bias, 3 * D, p + "attn.qkv.bias");
-      q.proj_bias = scaled_bias(small(b.proj_bias, D, p + "attn.proj.bias"), b.ls1_gamma);
-      q.fc1_bias = small(b.fc1_bias, M, p + "mlp.fc1.bias");
-      q.fc2_bias = scaled_bias(small(b.fc2_bias, D, p + "mlp.fc2.bias"), b.ls2_gamma);
-      q.qkv = pack(b.qkv_weight, 3 * D, D, p + "attn.qkv.weight");
-      q.proj = pack_scaled(b.proj_weight, D, D, b.ls1_gamma, p + "attn.proj.weight");
-      q.fc1 = pack(b.fc1_weight, M, D, p + "mlp.fc1.weight");
-      q.fc2 = pack_scaled(b.fc2_weight, D, M, b.ls2_gamma, p + "mlp.fc2.weight");
+      q.qkv_bias = b.qkv_bias;
+      q.proj_bias = scaled_bias(b.proj_bias, b.ls1_gamma);
+      q.fc1_bias = b.fc1_bias;
+      q.fc2_bias = scaled_bias(b.fc2_bias, b.ls2_gamma);
+      q.qkv = pack(b.qkv_weight, 3 * D, D);
+      q.proj = pack_scaled(b.proj_weight, D, D, b.ls1_gamma);
+      q.fc1 = pack(b.fc1_weight, M, D);
+      q.fc2 = pack_scaled(b.fc2_weight, D, M, b.ls2_gamma);
     }
-    norm_weight_ = small(w.norm_weight, D, "norm.weight");
-    norm_bias_ = small(w.norm_bias, D, "norm.bias");
-    head_ = pack(w.head_weight, L, D, "head.weight");
-    head_bias_ = small(w.head_bias, L, "head.bias");
+    norm_weight_ = w.norm_weight;
+    norm_bias_ = w.norm_bias;
+    head_ = pack(w.head_weight, L, D);
+    head_bias_ = w.head_bias;
   }
 
   Tensor forward(const Tensor& images, core::Taps* taps) override {

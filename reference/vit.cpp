@@ -187,69 +187,6 @@ TensorD pool(const Config& c, const TensorD& x, size_t index = 0) {
   return pooled;
 }
 
-void require_size(const core::Tensor& t, size_t expected, const std::string& name) {
-  if (t.size() != expected) {
-    core::fail("reference::forward", name + " has " + std::to_string(t.size()) +
-                                         " elements, the config needs " + std::to_string(expected));
-  }
-}
-
-// The loops above index the weights by the config's sizes: refuse a mismatch rather than read
-// past a tensor's end.
-void check_weights(const core::Model& model) {
-  const Config& c = model.config;
-  const core::Weights& w = model.weights;
-  const size_t D = c.hidden_size, M = c.intermediate_size, L = c.num_labels;
-  require_size(w.patch_weight, D * c.patch_dim(), "patch_embed.proj.weight");
-  require_size(w.patch_bias, D, "patch_embed.proj.bias");
-  require_size(w.cls_token, c.class_token ? D : 0, "cls_token");
-  require_size(w.reg_tokens, c.register_tokens * D, "reg_token");
-  if (c.distilled) {
-    require_size(w.dist_token, D, "dist_token");
-    require_size(w.head_dist_weight, c.num_labels * D, "head_dist.weight");
-    require_size(w.head_dist_bias, c.num_labels, "head_dist.bias");
-  }
-  require_size(w.pos_embed, c.num_positions() * D, "pos_embed");
-  if (c.pre_norm) {
-    require_size(w.norm_pre_weight, D, "norm_pre.weight");
-    require_size(w.norm_pre_bias, D, "norm_pre.bias");
-  }
-  if (w.blocks.size() != c.num_layers) {
-    core::fail("reference::forward", "the weights have " + std::to_string(w.blocks.size()) +
-                                         " blocks, the config " + std::to_string(c.num_layers));
-  }
-  for (size_t i = 0; i < c.num_layers; ++i) {
-    const core::BlockWeights& b = w.blocks[i];
-    const std::string p = "blocks." + std::to_string(i) + ".";
-    require_size(b.norm1_weight, D, p + "norm1.weight");
-    require_size(b.norm1_bias, D, p + "norm1.bias");
-    require_size(b.qkv_weight, 3 * D * D, p + "attn.qkv.weight");
-    require_size(b.qkv_bias, 3 * D, p + "attn.qkv.bias");
-    require_size(b.proj_weight, D * D, p + "attn.proj.weight");
-    require_size(b.proj_bias, D, p + "attn.proj.bias");
-    require_size(b.norm2_weight, D, p + "norm2.weight");
-    require_size(b.norm2_bias, D, p + "norm2.bias");
-    require_size(b.fc1_weight, M * D, p + "mlp.fc1.weight");
-    require_size(b.fc1_bias, M, p + "mlp.fc1.bias");
-    require_size(b.fc2_weight, D * M, p + "mlp.fc2.weight");
-    require_size(b.fc2_bias, D, p + "mlp.fc2.bias");
-    if (c.layer_scale) {
-      require_size(b.ls1_gamma, D, p + "ls1.gamma");
-      require_size(b.ls2_gamma, D, p + "ls2.gamma");
-    }
-    if (c.qk_norm) {
-      for (const core::Tensor* t : {&b.q_norm_weight, &b.q_norm_bias, &b.k_norm_weight,
-                                    &b.k_norm_bias}) {
-        require_size(*t, c.head_dim(), p + "attn.q_norm / attn.k_norm");
-      }
-    }
-  }
-  require_size(w.norm_weight, D, "norm.weight");
-  require_size(w.norm_bias, D, "norm.bias");
-  require_size(w.head_weight, L * D, "head.weight");
-  require_size(w.head_bias, L, "head.bias");
-}
-
 }  // namespace
 
 core::TensorD forward(const core::Model& model, const core::Tensor& images, core::Taps* taps,
@@ -257,7 +194,9 @@ core::TensorD forward(const core::Model& model, const core::Tensor& images, core
   const Config& c = model.config;
   const core::Weights& w = model.weights;
   core::check_images(c, images, "reference::forward");
-  check_weights(model);
+  // The loops above index the weights by the config's sizes: refuse a mismatch rather than read
+  // past a tensor's end.
+  core::check_weight_sizes(model, "reference::forward");
   const size_t N = images.dim(0), T = c.num_tokens(), D = c.hidden_size;
 
   // The embed tap is what the first block reads: after norm_pre, if any.

@@ -180,33 +180,35 @@ HWY_INLINE void GeluErf4(D d, V& x0, V& x1, V& x2, V& x3) {
 #undef VB_GELU4
 }
 
+// x·σ(−a) = x / (1 + exp(a)) for the exponent a = minus_arg, the shape of both GELU forms below.
+// Where a > 88 exp would overflow and the result is below 1e-37: it is 0 there; where a < −87.3,
+// FastExp is 0 and the result is x. FastExp ≤ 1.7 ulp, one add, one divide: ≤ ~4 ulp everywhere.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V XOverOnePlusExp(D d, V x, V minus_arg) {
+  const V kMaxArg = hn::Set(d, 88.0f);
+  const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), FastExp(d, hn::Min(minus_arg, kMaxArg))));
+  // Zero where a >= 88, and g elsewhere, NaN included: x86's Min turns a NaN a into 88, so
+  // "keep g where a < 88" would have turned a NaN input into 0, a finite and wrong answer.
+  return hn::IfThenZeroElse(hn::Ge(minus_arg, kMaxArg), g);
+}
+
 // GELU, tanh form: x/2 · (1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), evaluated as the equal
 // x / (1 + exp(−2u)): written with Tanh, 1 + tanh(u) cancels for negative x and loses all
 // relative accuracy in the left tail (|GELU(−5)| ~ 1e-6 came out as 0 or 2x off); this form
-// has none (FastExp ≤ 1.7 ulp, one add, one divide: ≤ ~4 ulp everywhere). Where −2u > 88
-// (x < −9.4) exp would overflow, and GELU is below 1e-37: the result is 0 there; where
-// −2u < −87.3, FastExp is 0 and the result is x, as it should be.
+// has none. −2u > 88 for x < −9.4.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V GeluTanh(D d, V x) {
   const V x2 = hn::Mul(x, x);
   const V minus_two_u = hn::Mul(hn::Mul(x, hn::Set(d, -1.5957691216057308f)),  // −2·√(2/π)
                                 hn::MulAdd(x2, hn::Set(d, 0.044715f), hn::Set(d, 1.0f)));
-  const V kMaxArg = hn::Set(d, 88.0f);
-  const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), FastExp(d, hn::Min(minus_two_u, kMaxArg))));
-  // Zero where −2u >= 88, and g elsewhere, NaN included: x86's Min turns a NaN −2u into 88, so
-  // "keep g where −2u < 88" would have turned a NaN input into 0, a finite and wrong answer.
-  return hn::IfThenZeroElse(hn::Ge(minus_two_u, kMaxArg), g);
+  return XOverOnePlusExp(d, x, minus_two_u);
 }
 
-// Quick GELU, x·σ(1.702·x) = x / (1 + exp(−1.702·x)): the tanh form's evaluation with a linear
-// exponent, so the same bounds (≤ ~4 ulp; 0 where the exponent reaches 88, x < −51.7; x where
-// it is below −87.3; a NaN stays NaN).
+// Quick GELU, x·σ(1.702·x) = x / (1 + exp(−1.702·x)): the same evaluation with a linear
+// exponent (which passes 88 for x < −51.7).
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V GeluQuick(D d, V x) {
-  const V minus_kx = hn::Mul(x, hn::Set(d, -1.702f));
-  const V kMaxArg = hn::Set(d, 88.0f);
-  const V g = hn::Div(x, hn::Add(hn::Set(d, 1.0f), FastExp(d, hn::Min(minus_kx, kMaxArg))));
-  return hn::IfThenZeroElse(hn::Ge(minus_kx, kMaxArg), g);
+  return XOverOnePlusExp(d, x, hn::Mul(x, hn::Set(d, -1.702f)));
 }
 
 // The GELU form `kind` names, one vector.

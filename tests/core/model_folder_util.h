@@ -43,6 +43,19 @@ inline Tensor* find_tensor(NamedTensors& tensors, const std::string& name) {
   return nullptr;
 }
 
+// `c` with every one of timm's variants that shows in the tensors switched on: CLIP's norm_pre
+// without a patch bias, DeiT III's layer scale and position embedding without a class row,
+// fc_norm, QK norm.
+inline Config with_tensor_variants(Config c) {
+  c.patch_bias = false;
+  c.no_embed_class = true;
+  c.pre_norm = true;
+  c.layer_scale = true;
+  c.fc_norm = true;
+  c.qk_norm = true;
+  return c;
+}
+
 inline void erase_tensor(NamedTensors& tensors, const std::string& name) {
   const auto before = tensors.size();
   std::erase_if(tensors, [&](const auto& p) { return p.first == name; });

@@ -244,12 +244,7 @@ TEST_F(ModelLoader, SincosModelStoresNoPositionEmbedding) {
 TEST_F(ModelLoader, VariantsRoundTripUnderTimmNamesOnly) {
   // Our own config.json declares timm's variants by vitbench_* keys; timm's tensor names hold
   // them, HuggingFace's ViT has no names for norm_pre, ls1/ls2 or fc_norm.
-  Config c = small_config();
-  c.patch_bias = false;
-  c.no_embed_class = true;
-  c.pre_norm = true;
-  c.layer_scale = true;
-  c.fc_norm = true;
+  const Config c = with_tensor_variants(small_config());
   const Model model = small_model(c);
   save_model_folder(model, dir_.path(), NameScheme::Timm);
   const Model loaded = load_model_folder(dir_.path());

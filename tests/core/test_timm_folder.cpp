@@ -285,16 +285,9 @@ TEST_F(TimmFolder, NamesTheVariantItsExtraTensorsBelongTo) {
   }
 }
 
-// CLIP's towers (norm_pre, no patch bias), DeiT III (layer scale, no class row in the position
-// embedding) and fc_norm: timm's config.json does not say, its tensors do.
+// The odd model with the variants timm's config.json does not state and its tensors show.
 Config variant_config(bool fc_norm_on_class_token) {
-  Config c = odd_config();
-  c.patch_bias = false;
-  c.pre_norm = true;
-  c.layer_scale = true;
-  c.no_embed_class = true;
-  c.fc_norm = true;
-  c.qk_norm = true;
+  Config c = with_tensor_variants(odd_config());
   if (fc_norm_on_class_token) c.pooling = Pooling::ClassToken;
   c.validate("variant_config");
   return c;
@@ -384,7 +377,7 @@ TEST_F(TimmFolder, AVariantWithSomeOfItsTensorsMissingNamesThem) {
     SCOPED_TRACE(name);
     write(model, odd_timm_config());
     NamedTensors tensors = read_tensors(weights_path());
-    std::erase_if(tensors, [&](const auto& t) { return t.first == name; });
+    erase_tensor(tensors, name);
     write_tensors(weights_path(), tensors);
     expect_message(load_error(), {weights_path(), says});
   }
