@@ -142,6 +142,13 @@ void Config::validate(const std::string& where) const {
 
 Config parse_config(const nlohmann::json& json, const std::string& where) {
   if (!json.is_object()) fail(where, "config must be a JSON object");
+  // DeiT's config is ViT's with another model_type (the loader reads the rest off its tensors);
+  // anything else is another architecture, refused here before its fields mislead.
+  const std::string model_type = string_field(json, "model_type", where, "vit");
+  if (model_type != "vit" && model_type != "deit") {
+    fail(where, "model_type " + json_quoted(model_type) +
+                    " is not a ViT this suite reads (vit, deit)");
+  }
   Config c;
   c.name = where;
   c.hidden_size = positive_int(json, "hidden_size", where, kMaxHidden);

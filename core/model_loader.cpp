@@ -31,7 +31,7 @@ struct FilePiece {
   bool classifier;  // shape errors name num_labels
 };
 
-// timm suffix within a block -> HuggingFace suffix within vit.encoder.layer.<i>.
+// timm suffix within a block -> HuggingFace suffix within <prefix>encoder.layer.<i>.
 constexpr std::pair<const char*, const char*> kBlockNames[] = {
     {"norm1.", "layernorm_before."},
     {"norm2.", "layernorm_after."},
@@ -40,17 +40,36 @@ constexpr std::pair<const char*, const char*> kBlockNames[] = {
     {"mlp.fc2.", "output.dense."},
 };
 
-std::string hf_name(const std::string& timm) {
-  if (timm == "cls_token") return "vit.embeddings.cls_token";
-  if (timm == "pos_embed") return "vit.embeddings.position_embeddings";
+// The transformers class whose state dict holds a model. ViT's, or one of DeiT's two: both put a
+// distillation token after the class token, which DeiTForImageClassificationWithTeacher reads with
+// a second head (our distilled model) and DeiTForImageClassification with none (a learned token
+// that attention sees and no head reads: our one register token).
+struct HfClass {
+  const char* architecture;
+  const char* model_type;
+  const char* prefix;     // the base model's attribute: "vit." or "deit."
+  const char* head;       // the class token's classifier
+  const char* head_dist;  // the distillation token's classifier, where there is one
+};
+constexpr HfClass kHfViT{"ViTForImageClassification", "vit", "vit.", "classifier.", nullptr};
+constexpr HfClass kHfDeiT{"DeiTForImageClassification", "deit", "deit.", "classifier.", nullptr};
+constexpr HfClass kHfDeiTWithTeacher{"DeiTForImageClassificationWithTeacher", "deit", "deit.",
+                                     "cls_classifier.", "distillation_classifier."};
+
+std::string hf_name(const std::string& timm, const HfClass& cls) {
+  const std::string base = cls.prefix;
+  if (timm == "cls_token") return base + "embeddings.cls_token";
+  if (timm == "dist_token" || timm == "reg_token") return base + "embeddings.distillation_token";
+  if (timm == "pos_embed") return base + "embeddings.position_embeddings";
   if (starts_with(timm, "patch_embed.proj.")) {
-    return "vit.embeddings.patch_embeddings.projection." + timm.substr(17);
+    return base + "embeddings.patch_embeddings.projection." + timm.substr(17);
   }
-  if (starts_with(timm, "norm.")) return "vit.layernorm." + timm.substr(5);
-  if (starts_with(timm, "head.")) return "classifier." + timm.substr(5);
+  if (starts_with(timm, "norm.")) return base + "layernorm." + timm.substr(5);
+  if (starts_with(timm, "head.")) return cls.head + timm.substr(5);
+  if (starts_with(timm, "head_dist.") && cls.head_dist) return cls.head_dist + timm.substr(10);
   if (starts_with(timm, "blocks.")) {
     const size_t dot = timm.find('.', 7);
-    const std::string layer = "vit.encoder.layer." + timm.substr(7, dot - 7) + ".";
+    const std::string layer = base + "encoder.layer." + timm.substr(7, dot - 7) + ".";
     const std::string rest = timm.substr(dot + 1);
     for (const auto& [from, to] : kBlockNames) {
       if (starts_with(rest, from)) return layer + to + rest.substr(std::strlen(from));
@@ -59,38 +78,42 @@ std::string hf_name(const std::string& timm) {
   fail("model loader", "no HuggingFace name for parameter " + in_quotes(timm));
 }
 
-// HuggingFace's ViT has no tensors for timm's variants: a model with one is read and written
-// with timm's names only. `where` names the file.
-void require_hf_expressible(const Config& c, const std::string& where) {
+// The transformers class that can hold `c` under its tensor names; the variants that none can
+// are refused, `where` naming the file.
+const HfClass& hf_class_for(const Config& c, const std::string& where) {
   const char* variant = c.pre_norm      ? "vitbench_pre_norm (norm_pre)"
                         : c.layer_scale ? "vitbench_layer_scale (ls1, ls2)"
                         : c.fc_norm     ? "vitbench_fc_norm (fc_norm)"
-                        : c.distilled   ? "vitbench_distilled (dist_token, head_dist)"
-                        : c.register_tokens ? "vitbench_register_tokens (reg_token)"
                         : !c.class_token    ? "vitbench_class_token false (a ViT without cls_token)"
                         : c.qk_norm         ? "vitbench_qk_norm (attn.q_norm, attn.k_norm)"
-                                            : nullptr;
+                        : c.register_tokens > 1
+                            ? "vitbench_register_tokens above 1 (DeiT's distillation token is one)"
+                            : nullptr;
   if (variant) {
-    fail(where, std::string("HuggingFace's ViT tensor names have nothing for ") + variant +
-                    "; such a model is stored with timm's names");
+    fail(where, std::string("HuggingFace's ViT and DeiT tensor names have nothing for ") +
+                    variant + "; such a model is stored with timm's names");
   }
+  return c.distilled ? kHfDeiTWithTeacher : c.register_tokens == 1 ? kHfDeiT : kHfViT;
 }
 
-std::vector<FilePiece> file_pieces(const Config& c, Weights& w, NameScheme scheme) {
+// The file's tensors under timm's names (cls null) or under those of transformers' class `cls`.
+std::vector<FilePiece> file_pieces(const Config& c, Weights& w, const HfClass* cls) {
   std::vector<FilePiece> pieces;
   for (const ParameterSlot& slot : parameter_slots(c, w)) {
-    const bool classifier = slot.name == "head.weight" || slot.name == "head.bias";
-    if (scheme == NameScheme::Timm) {
+    const bool classifier = starts_with(slot.name, "head.") || starts_with(slot.name, "head_dist.");
+    if (!cls) {
       pieces.push_back({slot.name, slot.shape, slot.tensor, 0, slot.stored, classifier});
       continue;
     }
     const size_t qkv = slot.name.find("attn.qkv.");
     if (qkv == std::string::npos) {
-      pieces.push_back({hf_name(slot.name), slot.shape, slot.tensor, 0, slot.stored, classifier});
+      pieces.push_back(
+          {hf_name(slot.name, *cls), slot.shape, slot.tensor, 0, slot.stored, classifier});
       continue;
     }
     // Canonical rows are q, then k, then v: each a third of the stacked tensor.
-    const std::string layer = "vit.encoder.layer." + slot.name.substr(7, qkv - 8) + ".";
+    const std::string layer =
+        cls->prefix + std::string("encoder.layer.") + slot.name.substr(7, qkv - 8) + ".";
     const std::string kind = slot.name.substr(qkv + 9);  // "weight" or "bias"
     Shape part = slot.shape;
     part[0] /= 3;
@@ -105,7 +128,8 @@ std::vector<FilePiece> file_pieces(const Config& c, Weights& w, NameScheme schem
 }
 
 bool is_hf_name(const std::string& n) {
-  return starts_with(n, "vit.") || starts_with(n, "classifier.");
+  return starts_with(n, "vit.") || starts_with(n, "deit.") || starts_with(n, "classifier.") ||
+         starts_with(n, "cls_classifier.") || starts_with(n, "distillation_classifier.");
 }
 bool is_timm_name(const std::string& n) {
   return n == "cls_token" || n == "pos_embed" || starts_with(n, "blocks.") ||
@@ -129,9 +153,67 @@ NameScheme detect_scheme(const SafetensorsFile& file) {
   if (timm) return NameScheme::Timm;
   if (file.entries().empty()) fail(file.path(), "holds no tensors");
   fail(file.path(),
-       "tensor names follow neither HuggingFace (vit.*, classifier.*) nor timm "
+       "tensor names follow neither HuggingFace (vit.*, deit.*, classifier.*) nor timm "
        "(blocks.*, patch_embed.*, cls_token, ...) naming, e.g. " +
            in_quotes(file.entries().front().name));
+}
+
+// Which transformers class a HuggingFace-named file was saved from: DeiT's base model is `deit`,
+// and its two-headed class names its heads cls_ and distillation_classifier.
+const HfClass& hf_class_of_file(const SafetensorsFile& file) {
+  const std::string* vit = nullptr;
+  const std::string* deit = nullptr;
+  bool two_heads = false;
+  for (const auto& e : file.entries()) {
+    if (!vit && starts_with(e.name, "vit.")) vit = &e.name;
+    if (!deit && starts_with(e.name, "deit.")) deit = &e.name;
+    two_heads = two_heads || starts_with(e.name, "cls_classifier.") ||
+                starts_with(e.name, "distillation_classifier.");
+  }
+  if (vit && deit) {
+    fail(file.path(), "mixes ViT's tensor names (" + in_quotes(*vit) + ") with DeiT's (" +
+                          in_quotes(*deit) + ")");
+  }
+  if (deit || two_heads) return two_heads ? kHfDeiTWithTeacher : kHfDeiT;
+  return kHfViT;
+}
+
+// A HuggingFace config.json against the class its tensors come from. For DeiT's classes the class
+// says what the distillation token does, so the config takes it from there; config.json's own
+// model_type and architectures, where given, must agree.
+void match_hf_class(const nlohmann::json& json, const HfClass& stored, Config& c,
+                    const std::string& config_path, const std::string& weights_path) {
+  const std::string holds = weights_path + " holds " + stored.architecture + "'s tensors (" +
+                            stored.prefix + "*)";
+  if (json.contains("model_type") && json["model_type"] != stored.model_type) {
+    fail(config_path, "model_type " + json["model_type"].dump() + ", but " + holds);
+  }
+  if (json.contains("architectures") && json["architectures"].is_array() &&
+      !json["architectures"].empty()) {
+    for (const HfClass* known : {&kHfViT, &kHfDeiT, &kHfDeiTWithTeacher}) {
+      if (known != &stored && json["architectures"].front() == known->architecture) {
+        fail(config_path, std::string("architectures names ") + known->architecture + ", but " +
+                              holds);
+      }
+    }
+  }
+  if (&stored != &kHfViT) {
+    const bool distilled = &stored == &kHfDeiTWithTeacher;
+    const size_t registers = distilled ? 0 : 1;
+    if ((json.contains("vitbench_distilled") && c.distilled != distilled) ||
+        (json.contains("vitbench_register_tokens") && c.register_tokens != registers)) {
+      fail(config_path, "vitbench_distilled or vitbench_register_tokens disagrees with " + holds);
+    }
+    c.distilled = distilled;
+    c.register_tokens = registers;
+    c.validate(config_path);
+  }
+  const HfClass& described = hf_class_for(c, config_path);
+  if (&described != &stored) {
+    fail(config_path, std::string("describes a ") + described.architecture +
+                          (c.distilled ? " (vitbench_distilled)" : " (vitbench_register_tokens 1)") +
+                          ", but " + holds);
+  }
 }
 
 // "tensor "a"" or "tensors "a", "b", "c" (and 7 more)": one line, however many there are.
@@ -226,12 +308,15 @@ Model load_model_folder(const std::string& dir) {
     model.config = parse_timm_config(config_json, shapes, config_path, weights_path);
   }
   model.config.name = dir;
+  const HfClass* cls = nullptr;
+  if (detect_scheme(file) == NameScheme::HuggingFace) {
+    cls = &hf_class_of_file(file);
+    match_hf_class(config_json, *cls, model.config, config_path, weights_path);
+  }
   const Config& c = model.config;
-  const NameScheme scheme = detect_scheme(file);
-  if (scheme == NameScheme::HuggingFace) require_hf_expressible(c, config_path);
 
   model.weights = allocate_weights(c);
-  const std::vector<FilePiece> pieces = file_pieces(c, model.weights, scheme);
+  const std::vector<FilePiece> pieces = file_pieces(c, model.weights, cls);
   std::unordered_map<std::string, const FilePiece*> by_name;
   for (const FilePiece& p : pieces) by_name.emplace(p.name, &p);
 
@@ -258,7 +343,7 @@ Model load_model_folder(const std::string& dir) {
       why += std::string(why.empty() ? "" : "; ") +
              "config.json asks for sin-cos position embeddings, which are computed, not stored";
     }
-    // (HuggingFace's names cannot hold fc_norm: require_hf_expressible refused those above.)
+    // (HuggingFace's names cannot hold fc_norm: hf_class_for refused those above.)
     if (c.fc_norm &&
         std::find(unexpected.begin(), unexpected.end(), "norm.weight") != unexpected.end()) {
       why += std::string(why.empty() ? "" : "; ") +
@@ -315,8 +400,8 @@ void save_model_folder(const Model& model, const std::string& dir, NameScheme sc
   // so nothing is written through this reference; it saves copying every tensor.
   Weights& weights = const_cast<Weights&>(model.weights);
 
-  if (scheme == NameScheme::HuggingFace) require_hf_expressible(c, dir);
-  std::vector<FilePiece> pieces = file_pieces(c, weights, scheme);
+  const HfClass* cls = scheme == NameScheme::HuggingFace ? &hf_class_for(c, dir) : nullptr;
+  std::vector<FilePiece> pieces = file_pieces(c, weights, cls);
   std::vector<Tensor>
       copies;  // pieces whose file shape or extent differs from the canonical tensor
   copies.reserve(pieces.size());
@@ -332,7 +417,17 @@ void save_model_folder(const Model& model, const std::string& dir, NameScheme sc
     tensors.emplace_back(p.name, &copy);
   }
 
-  write_file_atomically((fs::path(dir) / "config.json").string(), config_to_json(c).dump(2) + "\n");
+  nlohmann::json config_json = config_to_json(c);
+  if (cls && cls != &kHfViT) {
+    // DeiT's config: its model_type, and the class, since the model_type alone maps to
+    // DeiTForImageClassification in transformers' Auto classes. The class says what the
+    // distillation token does, so the keys that said it go.
+    config_json["model_type"] = cls->model_type;
+    config_json["architectures"] = {cls->architecture};
+    config_json.erase("vitbench_distilled");
+    config_json.erase("vitbench_register_tokens");
+  }
+  write_file_atomically((fs::path(dir) / "config.json").string(), config_json.dump(2) + "\n");
   // transformers refuses safetensors files whose metadata lacks a known format.
   write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, dtype,
                     {{"format", "pt"}});

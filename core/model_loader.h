@@ -10,6 +10,10 @@
 
 namespace vitbench::core {
 
+// HuggingFace: the state-dict names of transformers' ViTForImageClassification, or of DeiT's
+// classes for a model with a distillation token (DeiTForImageClassificationWithTeacher for a
+// distilled model, DeiTForImageClassification for one register token, which is what its unread
+// distillation token is). Timm: timm's VisionTransformer names, the canonical ones.
 enum class NameScheme { HuggingFace, Timm };
 
 // Loads DIR/config.json and DIR/model.safetensors. The name scheme is detected from the tensor

@@ -62,13 +62,23 @@ def timm_case(name, description, architecture, batch, supported=True, variant=No
             "description": description}
 
 
-def hf_case(name, description, batch, **config):
+# transformers' classes, with their config class and what their models are in our vocabulary:
+# DeiT's distillation token is read by a second head (WithTeacher: our distilled model) or by none
+# (our one register token).
+HF_CLASSES = {
+    "ViTForImageClassification": ("ViTConfig", {}),
+    "DeiTForImageClassificationWithTeacher": ("DeiTConfig", {"vitbench_distilled": True}),
+    "DeiTForImageClassification": ("DeiTConfig", {"vitbench_register_tokens": 1}),
+}
+
+
+def hf_case(name, description, batch, model_class="ViTForImageClassification", **config):
     cfg = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=3, intermediate_size=120,
                image_size=24, patch_size=8, num_channels=3, hidden_act="gelu",
                layer_norm_eps=1e-12, qkv_bias=True)
     cfg.update(config)
-    return {"name": name, "library": "transformers", "batch": batch, "config": cfg,
-            "supported": True, "variant": None, "description": description}
+    return {"name": name, "library": "transformers", "model_class": model_class, "batch": batch,
+            "config": cfg, "supported": True, "variant": None, "description": description}
 
 
 CASES = [
@@ -99,6 +109,12 @@ CASES = [
               "after pooling)", "vit_small_patch16_224", 1, global_pool="avg"),
     timm_case("timm-deit-distilled-b1", "timm DeiT distilled: a distillation token and head, "
               "the logits the mean of both heads", "deit_tiny_distilled_patch16_224", 1),
+    hf_case("hf-deit-distilled-b1", "transformers DeiTForImageClassificationWithTeacher: a "
+            "distillation token and its own head, the logits the mean of both heads", 1,
+            model_class="DeiTForImageClassificationWithTeacher"),
+    hf_case("hf-deit-b2", "transformers DeiTForImageClassification: the distillation token "
+            "attended but read by no head, eps 1e-6", 2,
+            model_class="DeiTForImageClassification", layer_norm_eps=1e-6),
     timm_case("timm-vit-reg4-b1", "timm VisionTransformer with 4 register tokens and no class "
               "token, mean pooling with fc_norm (timm's *_reg4_gap_* models)",
               "vit_base_patch16_reg4_gap_256", 1, reg_tokens=4),
@@ -175,14 +191,15 @@ def save_timm(model, model_args, folder):
 
 
 def build_hf(case, seed):
-    from transformers import ViTConfig, ViTForImageClassification
+    import transformers
 
     cfg = dict(case["config"])
     labels = [f"class {chr(ord('a') + i)}" for i in range(7)]
-    config = ViTConfig(**cfg, num_labels=len(labels),
-                       id2label={i: s for i, s in enumerate(labels)},
-                       label2id={s: i for i, s in enumerate(labels)})
-    model = ViTForImageClassification(config)
+    config_class = getattr(transformers, HF_CLASSES[case["model_class"]][0])
+    config = config_class(**cfg, num_labels=len(labels),
+                          id2label={i: s for i, s in enumerate(labels)},
+                          label2id={s: i for i, s in enumerate(labels)})
+    model = getattr(transformers, case["model_class"])(config)
     fill_weights(model, seed)
     return model.eval(), cfg
 
@@ -268,9 +285,9 @@ def expected_config_timm(model, batch_args):
     }, **variants)
 
 
-def expected_config_hf(model):
+def expected_config_hf(case, model):
     c = model.config
-    return {
+    return dict({
         "model_type": "vit",
         "hidden_size": c.hidden_size,
         "num_hidden_layers": c.num_hidden_layers,
@@ -287,7 +304,7 @@ def expected_config_hf(model):
         "num_labels": c.num_labels,
         "id2label": {str(i): s for i, s in c.id2label.items()},
         "label2id": {s: int(i) for s, i in c.label2id.items()},
-    }
+    }, **HF_CLASSES[case["model_class"]][1])
 
 
 # ---- Forward and taps -------------------------------------------------------------------------
@@ -307,13 +324,15 @@ def tap_modules(case, model):
         return spots + [("final_norm", model.norm, "out")]
     # transformers renames its submodules between versions (v5's ViTModel has no `encoder`
     # attribute), so the spots are found by class: the embeddings' output, each ViTLayer and
-    # its ViTAttention, and the LayerNorm after the last layer.
+    # its ViTAttention (DeiTLayer, DeiTAttention in DeiT's classes), and the LayerNorm after the
+    # last layer.
     def of_class(root, name):
         return [m for _, m in root.named_modules() if type(m).__name__ == name]
 
-    spots = [("embed", of_class(model, "ViTEmbeddings")[0], "out")]
-    for i, layer in enumerate(of_class(model, "ViTLayer")):
-        spots += [(f"block.{i}.attn_out", of_class(layer, "ViTAttention")[0], "out"),
+    family = "DeiT" if case["model_class"].startswith("DeiT") else "ViT"
+    spots = [("embed", of_class(model, family + "Embeddings")[0], "out")]
+    for i, layer in enumerate(of_class(model, family + "Layer")):
+        spots += [(f"block.{i}.attn_out", of_class(layer, family + "Attention")[0], "out"),
                   (f"block.{i}.out", layer, "out")]
     norms = [m for n, m in model.named_modules() if n.endswith("layernorm")]
     return spots + [("final_norm", norms[-1], "out")]
@@ -376,7 +395,7 @@ def generate_case(case, out_dir, unsupported_dir):
         model_class = f"timm {case['architecture']} ({type(model).__module__}.{type(model).__name__})"
     else:
         model, args = build_hf(case, seed)
-        model_class = "transformers.ViTForImageClassification"
+        model_class = "transformers." + case["model_class"]
         print(f"{case['name']}: modules {[n for n, _ in model.named_modules()][:24]}",
               file=sys.stderr)
 
@@ -414,7 +433,7 @@ def generate_case(case, out_dir, unsupported_dir):
     tap_entries = []
     if case["supported"]:
         cfg = (expected_config_timm(model, args) if case["library"] == "timm"
-               else expected_config_hf(model))
+               else expected_config_hf(case, model))
         manifest["config"] = cfg
         tokens = weights.num_tokens(cfg)  # the patches and the prefix tokens
         for name, value in taps.items():

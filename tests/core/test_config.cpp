@@ -154,6 +154,10 @@ TEST(Config, RefusesInvalidConfigsWithAClearMessage) {
       {"vitbench_position_embedding", "rope", "unknown vitbench_position_embedding"},
       {"vitbench_pre_norm", "yes", "\"vitbench_pre_norm\" must be true or false"},
       {"vitbench_layer_scale", 1, "\"vitbench_layer_scale\" must be true or false"},
+      // Another architecture's config is refused for what it is, not for a field it lacks.
+      {"model_type", "swin", "model_type \"swin\" is not a ViT this suite reads (vit, deit)"},
+      {"model_type", "dinov2", "model_type \"dinov2\" is not a ViT"},
+      {"model_type", 3, "\"model_type\" must be a string"},
   };
   for (const BadConfig& bad : cases) {
     auto j = valid_json();

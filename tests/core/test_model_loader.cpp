@@ -48,19 +48,27 @@ Model small_model(const Config& c = small_config(), uint64_t seed = 7) {
 
 // The HuggingFace ViTForImageClassification names, written out here rather than derived from
 // the loader's table, with their shapes for the small config (D 12, M 20, T 5, L 5).
-std::map<std::string, Shape> expected_hf_names(bool qkv_bias, bool learned_pos) {
+// `base` is the base model's attribute in the state dict: "vit", or "deit" for DeiT's classes,
+// whose embeddings add a distillation token (so 6 tokens) and whose heads are checked apart.
+std::map<std::string, Shape> expected_hf_names(bool qkv_bias, bool learned_pos,
+                                               const std::string& base = "vit") {
+  const size_t tokens = base == "deit" ? 6 : 5;
   std::map<std::string, Shape> names = {
-      {"vit.embeddings.cls_token", {1, 1, 12}},
-      {"vit.embeddings.patch_embeddings.projection.weight", {12, 3, 4, 4}},
-      {"vit.embeddings.patch_embeddings.projection.bias", {12}},
-      {"vit.layernorm.weight", {12}},
-      {"vit.layernorm.bias", {12}},
-      {"classifier.weight", {5, 12}},
-      {"classifier.bias", {5}},
+      {base + ".embeddings.cls_token", {1, 1, 12}},
+      {base + ".embeddings.patch_embeddings.projection.weight", {12, 3, 4, 4}},
+      {base + ".embeddings.patch_embeddings.projection.bias", {12}},
+      {base + ".layernorm.weight", {12}},
+      {base + ".layernorm.bias", {12}},
   };
-  if (learned_pos) names["vit.embeddings.position_embeddings"] = {1, 5, 12};
+  if (base == "vit") {
+    names["classifier.weight"] = {5, 12};
+    names["classifier.bias"] = {5};
+  } else {
+    names["deit.embeddings.distillation_token"] = {1, 1, 12};
+  }
+  if (learned_pos) names[base + ".embeddings.position_embeddings"] = {1, tokens, 12};
   for (int i = 0; i < 2; ++i) {
-    const std::string p = "vit.encoder.layer." + std::to_string(i) + ".";
+    const std::string p = base + ".encoder.layer." + std::to_string(i) + ".";
     for (const char* ln : {"layernorm_before.", "layernorm_after."}) {
       names[p + ln + "weight"] = {12};
       names[p + ln + "bias"] = {12};
@@ -171,6 +179,129 @@ TEST_F(ModelLoader, HuggingFaceFileHasTheTransformersLayout) {
   EXPECT_EQ(SafetensorsFile::open(weights_path()).metadata().at("format"), "pt");
 }
 
+// transformers keeps a model with a distillation token in DeiT's classes: the distilled DeiT in
+// DeiTForImageClassificationWithTeacher (two heads, cls_ and distillation_classifier), and a
+// distillation token that no head reads (our one register token) in DeiTForImageClassification.
+// Their state-dict names are written out here, from transformers' modeling_deit.py.
+TEST_F(ModelLoader, DeiTFoldersHaveTheTransformersLayoutAndRoundTrip) {
+  Config distilled = small_config();
+  distilled.distilled = true;
+  Config one_register = small_config();
+  one_register.register_tokens = 1;
+  struct Case {
+    Config config;
+    const char* architecture;
+    std::vector<std::pair<std::string, Shape>> heads;
+  };
+  const Case cases[] = {
+      {distilled,
+       "DeiTForImageClassificationWithTeacher",
+       {{"cls_classifier.weight", {5, 12}},
+        {"cls_classifier.bias", {5}},
+        {"distillation_classifier.weight", {5, 12}},
+        {"distillation_classifier.bias", {5}}}},
+      {one_register,
+       "DeiTForImageClassification",
+       {{"classifier.weight", {5, 12}}, {"classifier.bias", {5}}}},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.architecture);
+    const Model model = small_model(k.config);
+    save_model_folder(model, dir_.path(), NameScheme::HuggingFace);
+    NamedTensors tensors = read_tensors(weights_path());
+    std::map<std::string, Shape> got;
+    for (const auto& [name, t] : tensors) got[name] = t.shape();
+    std::map<std::string, Shape> want = expected_hf_names(true, true, "deit");
+    want.insert(k.heads.begin(), k.heads.end());
+    EXPECT_EQ(got, want);
+
+    // The distillation token is the dist token or the register token; each head is its own.
+    const Weights& w = model.weights;
+    const Tensor& token = k.config.distilled ? w.dist_token : w.reg_tokens;
+    EXPECT_EQ(std::memcmp(find_tensor(tensors, "deit.embeddings.distillation_token")->data(),
+                          token.data(), 12 * 4),
+              0);
+    EXPECT_EQ(std::memcmp(find_tensor(tensors, k.heads[0].first)->data(), w.head_weight.data(),
+                          60 * 4),
+              0);
+    if (k.config.distilled) {
+      EXPECT_EQ(std::memcmp(find_tensor(tensors, "distillation_classifier.weight")->data(),
+                            w.head_dist_weight.data(), 60 * 4),
+                0);
+    }
+
+    // DeiT's config: the class says what the distillation token does, so no vitbench_ key does.
+    std::ifstream in(config_path());
+    const nlohmann::json j = nlohmann::json::parse(in);
+    EXPECT_EQ(j.at("model_type"), "deit");
+    EXPECT_EQ(j.at("architectures"), nlohmann::json::array({k.architecture}));
+    EXPECT_FALSE(j.contains("vitbench_distilled"));
+    EXPECT_FALSE(j.contains("vitbench_register_tokens"));
+
+    const Model loaded = load_model_folder(dir_.path());
+    expect_same_config(loaded.config, k.config);
+    expect_same_weights(k.config, loaded.weights, model.weights);
+  }
+}
+
+TEST_F(ModelLoader, DeiTClassComesFromTheTensorsAndMustAgreeWithConfig) {
+  Config distilled = small_config();
+  distilled.distilled = true;
+  // transformers' own config.json has neither architectures nor any vitbench_ key when written
+  // by hand: the tensors alone say which class it is.
+  save_model_folder(small_model(distilled), dir_.path(), NameScheme::HuggingFace);
+  rewrite_config([](nlohmann::json& j) { j.erase("architectures"); });
+  EXPECT_TRUE(load_model_folder(dir_.path()).config.distilled);
+  // A vitbench_ key that agrees is accepted; one that disagrees is refused.
+  rewrite_config([](nlohmann::json& j) { j["vitbench_distilled"] = true; });
+  EXPECT_TRUE(load_model_folder(dir_.path()).config.distilled);
+  rewrite_config([](nlohmann::json& j) {
+    j.erase("vitbench_distilled");
+    j["vitbench_register_tokens"] = 1;
+  });
+  expect_message(load_error(),
+                 {config_path(), "vitbench_register_tokens disagrees with", weights_path(),
+                  "holds DeiTForImageClassificationWithTeacher's tensors (deit.*)"});
+  rewrite_config([](nlohmann::json& j) {
+    j.erase("vitbench_register_tokens");
+    j["model_type"] = "vit";
+  });
+  expect_message(load_error(), {config_path(), "model_type \"vit\", but", weights_path(),
+                                "DeiTForImageClassificationWithTeacher's tensors"});
+  rewrite_config([](nlohmann::json& j) {
+    j["model_type"] = "deit";
+    j["architectures"] = {"DeiTForImageClassification"};
+  });
+  expect_message(load_error(), {config_path(), "architectures names DeiTForImageClassification",
+                                "DeiTForImageClassificationWithTeacher's tensors"});
+  rewrite_config([](nlohmann::json& j) { j["architectures"] = {"ViTForImageClassification"}; });
+  expect_message(load_error(), {config_path(), "architectures names ViTForImageClassification"});
+
+  // A head without its partner, ViT's names among DeiT's, and a DeiT config over ViT's tensors.
+  save_edited(
+      NameScheme::HuggingFace,
+      [](NamedTensors& t) { erase_tensor(t, "distillation_classifier.bias"); }, distilled);
+  expect_message(load_error(), {weights_path(), "missing tensor \"distillation_classifier.bias\""});
+  save_edited(
+      NameScheme::HuggingFace,
+      [](NamedTensors& t) { t.emplace_back("vit.layernorm.weight", Tensor({12}, 1.0f)); },
+      distilled);
+  expect_message(load_error(), {weights_path(), "mixes ViT's tensor names",
+                                "\"vit.layernorm.weight\"", "with DeiT's"});
+  save_model_folder(small_model(), dir_.path(), NameScheme::HuggingFace);
+  rewrite_config([](nlohmann::json& j) { j["model_type"] = "deit"; });
+  expect_message(load_error(), {config_path(), "model_type \"deit\", but", weights_path(),
+                                "holds ViTForImageClassification's tensors (vit.*)"});
+
+  // DeiT's one distillation token cannot hold more register tokens.
+  Config registers = small_config();
+  registers.register_tokens = 2;
+  expect_message(error_of([&] {
+                   save_model_folder(small_model(registers), dir_.path(), NameScheme::HuggingFace);
+                 }),
+                 {dir_.path().string(), "nothing for vitbench_register_tokens above 1"});
+}
+
 TEST_F(ModelLoader, ReducedPrecisionFilesLoadWithinTheirRounding) {
   const Model model = small_model();
   for (const NameScheme scheme : {NameScheme::Timm, NameScheme::HuggingFace}) {
@@ -260,7 +391,7 @@ TEST_F(ModelLoader, VariantsRoundTripUnderTimmNamesOnly) {
 
   TempDir other;
   expect_message(error_of([&] { save_model_folder(model, other.path(), NameScheme::HuggingFace); }),
-                 {other.path().string(), "HuggingFace's ViT tensor names have nothing for"});
+                 {other.path().string(), "HuggingFace's ViT and DeiT tensor names have nothing for"});
   // A HuggingFace-named file whose config.json declares one is refused the same way.
   save_model_folder(small_model(), dir_.path(), NameScheme::HuggingFace);
   rewrite_config([](nlohmann::json& j) { j["vitbench_layer_scale"] = true; });
@@ -269,7 +400,9 @@ TEST_F(ModelLoader, VariantsRoundTripUnderTimmNamesOnly) {
     j.erase("vitbench_layer_scale");
     j["vitbench_distilled"] = true;
   });
-  expect_message(load_error(), {config_path(), "nothing for vitbench_distilled"});
+  // A distilled model has names (DeiT's), but not these: the tensors say which class saved them.
+  expect_message(load_error(), {config_path(), "describes a DeiTForImageClassificationWithTeacher",
+                                "holds ViTForImageClassification's tensors (vit.*)"});
   // A timm file with a variant's tensors that our config.json does not declare says which key.
   save_model_folder(model, dir_.path(), NameScheme::Timm);
   rewrite_config([](nlohmann::json& j) { j.erase("vitbench_pre_norm"); });
