@@ -259,6 +259,10 @@ std::string unsupported_feature(const std::vector<std::string>& names) {
       {"attn_pool.", "attention pooling"},
       {"patch_embed.backbone.", "a hybrid CNN stem"},
       {".mlp.fc1_g.", "a gated (SwiGLU) MLP"},
+      {".attn.q_bias", "separate q and v biases (timm's Eva class)"},
+      {".gamma_1", "Eva-style layer scale (timm's Eva class)"},
+      {".rel_pos.", "relative position embeddings"},
+      {".relative_position_bias_table", "a relative position bias (BEiT-style)"},
       {".norm.", "a LayerNorm inside the MLP or attention"},
       {"pooler.", "HuggingFace's pooler (ViTModel, not ViTForImageClassification)"},
   };

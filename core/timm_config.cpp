@@ -92,6 +92,13 @@ ArchitectureName parse_architecture(const std::string& name, const std::string& 
                     " is not a plain Vision Transformer (supported: timm's vit_*, deit_* and "
                     "deit3_*)");
   }
+  // timm builds these vit_* names with its Eva class, whose rotary position embeddings no
+  // tensor shows; with a bias-free qkv and no layer scale the rest would read as a plain ViT.
+  if (name.find("_rope") != std::string::npos) {
+    fail(where, "architecture " + json_quoted(name) +
+                    " has rotary position embeddings (timm builds it with its Eva class), which "
+                    "this suite does not compute");
+  }
   ArchitectureName a;
   a.size = word(1);
   a.distilled = family == "deit" && word(2) == "distilled";

@@ -179,6 +179,8 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
   const std::vector<Case> cases = {
       {[](json& j) { j["architecture"] = "resnet50"; }, {"is not a plain Vision Transformer"}},
       {[](json& j) { j["architecture"] = "vit_base_r50_s16_384"; }, {"hybrids"}},
+      {[](json& j) { j["architecture"] = "vit_base_patch8_rope_reg1_gap_32"; },
+       {"has rotary position embeddings", "Eva class"}},
       {[](json& j) { j["architecture"] = "vit_base_patch16_224"; },
        {"has patch size 16 but \"patch_embed.proj.weight\" has 8"}},
       {[](json& j) {
@@ -271,6 +273,10 @@ TEST_F(TimmFolder, NamesTheVariantItsExtraTensorsBelongTo) {
       {"attn_pool.latent", "attention pooling"},
       {"blocks.0.mlp.fc1_g.weight", "a gated (SwiGLU) MLP"},
       {"patch_embed.backbone.stem.conv.weight", "a hybrid CNN stem"},
+      {"blocks.0.attn.q_bias", "separate q and v biases (timm's Eva class)"},
+      {"blocks.1.gamma_1", "Eva-style layer scale"},
+      {"blocks.0.attn.rel_pos.mlp.fc1.weight", "relative position embeddings"},
+      {"blocks.0.attn.relative_position_bias_table", "a relative position bias"},
   };
   for (const auto& [name, feature] : variants) {
     SCOPED_TRACE(name);
