@@ -66,6 +66,12 @@ struct Config {
   size_t num_tokens() const { return num_patches() + num_prefix_tokens(); }
   // Rows of the position embedding: one per token, or per patch with no_embed_class.
   size_t num_positions() const { return no_embed_class ? num_patches() : num_tokens(); }
+  // The tokens of each image that pooling reads from the last block's output: the class token,
+  // and the distillation token after it, with class-token pooling; every token (num_tokens())
+  // with mean pooling. Only these rows need the last block's projection and MLP.
+  size_t pooled_tokens() const {
+    return pooling == Pooling::ClassToken ? 1 + (distilled ? 1 : 0) : num_tokens();
+  }
   size_t head_dim() const { return hidden_size / num_heads; }
   size_t patch_dim() const { return num_channels * patch_size * patch_size; }
 

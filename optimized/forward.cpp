@@ -147,7 +147,10 @@ class KernelSetModel final : public PreparedModel {
                                 core::shape_to_string(images.shape()));
     }
     const size_t N = images.dim(0), T = c.num_tokens(), D = c.hidden_size, H = c.num_heads;
-    const size_t M = c.intermediate_size, L = c.num_labels, rows = N * T;
+    const size_t M = c.intermediate_size, L = c.num_labels;
+    // Rows of x_ in play, and per image: every token until the last block's attention, then
+    // only the tokens pooling reads when no tap wants the others (see last_block_tokens).
+    size_t rows = N * T, tokens = T;
     if (times_) lap_start_ = std::chrono::steady_clock::now();
     reserve(N);
 
@@ -163,6 +166,7 @@ class KernelSetModel final : public PreparedModel {
     if (taps) record(taps, core::tap::embed(), x_.data(), {N, T, D});
 
     const auto& lin = kernels_.linear;
+    const size_t last_tokens = last_block_tokens(taps);
     for (size_t i = 0; i < blocks_.size(); ++i) {
       const PreparedBlock& b = blocks_[i];
       // Attention branch: x += proj(attention(qkv(LN1(x)))).
@@ -203,6 +207,12 @@ class KernelSetModel final : public PreparedModel {
       kernels_.attention.run(problem, workspace_.data(), pool_);
       lap(ForwardOp::Attention);
       if (want_probs) record(taps, core::tap::attn_probs(i), probs.data(), {N, H, T, T});
+      if (i + 1 == blocks_.size() && last_tokens < T) {
+        keep_leading_tokens(N, last_tokens);
+        tokens = last_tokens;
+        rows = N * tokens;
+        lap(ForwardOp::Other);
+      }
 
       Epilogue proj_epilogue;
       proj_epilogue.bias = b.proj_bias.data();
@@ -247,8 +257,8 @@ class KernelSetModel final : public PreparedModel {
     if (c.fc_norm) {
       // Pool the last block's output, then normalize the N pooled rows into ln_.
       if (taps) record(taps, core::tap::final_norm(), x_.data(), {N, T, D});
-      const float* pooled = x_.data();  // class tokens: rows n·T, stride T·D
-      size_t ld_pooled = T * D;
+      const float* pooled = x_.data();  // class tokens: rows n·tokens, stride tokens·D
+      size_t ld_pooled = tokens * D;
       if (c.pooling == core::Pooling::Mean) {
         mean_pool(x_.data(), N);
         lap(ForwardOp::Other);
@@ -265,15 +275,16 @@ class KernelSetModel final : public PreparedModel {
       lap(ForwardOp::LayerNorm);
       if (taps) record(taps, core::tap::final_norm(), ln_.data(), {N, T, D});
       if (c.pooling == core::Pooling::ClassToken) {
-        // Image n's class token is row n·T: a row stride of T·D reads them without a gather.
-        lin.run(ln_.data(), N, T * D, *head_, logits.data(), L, head_epilogue, pool_);
+        // Image n's class token is row n·tokens: a row stride of tokens·D reads them without a
+        // gather.
+        lin.run(ln_.data(), N, tokens * D, *head_, logits.data(), L, head_epilogue, pool_);
         if (c.distilled) {
           // DeiT in eval mode: the mean of both heads, the second on the distillation tokens
-          // (rows n·T + 1).
+          // (rows n·tokens + 1).
           Epilogue dist_epilogue;
           dist_epilogue.bias = head_dist_bias_.data();
-          lin.run(ln_.data() + D, N, T * D, *head_dist_, dist_logits_.data(), L, dist_epilogue,
-                  pool_);
+          lin.run(ln_.data() + D, N, tokens * D, *head_dist_, dist_logits_.data(), L,
+                  dist_epilogue, pool_);
           const float* dist = dist_logits_.data();
           for (size_t i = 0; i < N * L; ++i) logits[i] = (logits[i] + dist[i]) * 0.5f;
         }
@@ -309,6 +320,33 @@ class KernelSetModel final : public PreparedModel {
     workspace_ = Tensor({kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(),
                                                              pool_.size())});
     capacity_ = n;
+  }
+
+  // How many leading tokens of each image the last block carries past its attention: those
+  // pooling reads (config.h: pooled_tokens), unless a tap wants the rows the others would fill.
+  // Attention still sees every token as a key; the projection, the MLP and the final norm then
+  // run on N·pooled_tokens rows instead of N·T: at ViT-B/16 with class-token pooling, 2.1 of its
+  // 35.1 GFLOP (core::flops::forward_per_image).
+  size_t last_block_tokens(const core::Taps* taps) const {
+    const core::Config& c = config_;
+    const size_t last = c.num_layers - 1;
+    if (taps && (taps->wants(core::tap::attn_out(last)) || taps->wants(core::tap::block_out(last)) ||
+                 taps->wants(core::tap::final_norm()))) {
+      return c.num_tokens();
+    }
+    return c.pooled_tokens();
+  }
+
+  // Moves rows n·T + t (t < kept) of x_ and attn_ to rows n·kept + t. Each destination row
+  // precedes or is its source, and every later source lies past it, so ascending order copies
+  // in place.
+  void keep_leading_tokens(size_t N, size_t kept) {
+    const size_t T = config_.num_tokens(), D = config_.hidden_size;
+    for (Tensor* t : {&x_, &attn_}) {
+      for (size_t n = 1; n < N; ++n) {
+        std::copy_n(t->data() + n * T * D, kept * D, t->data() + n * kept * D);
+      }
+    }
   }
 
   // x [N·T, D] = patch embedding (one GEMM over im2col'd patches) + position embedding, with the

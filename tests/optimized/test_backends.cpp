@@ -197,6 +197,40 @@ TEST_P(BackendVsReference, ThreadCountsGiveBitIdenticalLogits) {
   EXPECT_EQ(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)), 0);
 }
 
+// Without taps, the last block's projection and MLP run on the tokens pooling reads only
+// (forward.cpp: last_block_tokens). That pass, which infer and every benchmark time, must give
+// the logits of the pass that fills every tap, and the reference's. The kept rows go through the
+// same kernels with fewer rows. hwy's GEMM computes a row the same whatever the row count, and
+// adds a fused residual in the order of the unfused add, so with its linear kernel the two passes
+// agree bit for bit; BLIS's does neither (its beta = 1 update rounds otherwise), hence the tap
+// tolerance there.
+TEST_P(BackendVsReference, LogitsWithoutTapsMatchThePassThatFillsThem) {
+  const auto& [backend, test_case] = GetParam();
+  const core::Config& c = test_case.config;
+  const core::Model model = make_model(c, 13);
+  const core::Tensor images = core::generate_images(c, test_case.batch, 14);
+  core::Taps expected;
+  expected.request(core::tap::logits());
+  reference::forward(model, images, &expected, 2);
+
+  auto prepared = find_backend(backend).prepare(model, 2);
+  core::Taps full = core::Taps::standard();
+  const core::Tensor tapped = prepared->forward(images, &full);
+  const core::Tensor untapped = prepared->forward(images, nullptr);
+  ASSERT_EQ(untapped.shape(), tapped.shape());
+  const std::vector<double> a(untapped.data(), untapped.data() + untapped.size());
+  const std::vector<double> t(tapped.data(), tapped.data() + tapped.size());
+  const core::TensorD& e = expected.get(core::tap::logits());
+  for (const auto* got : {&a, &t}) {
+    const core::Comparison cmp = core::compare(*got, e.span(), c.num_labels);
+    EXPECT_LE(cmp.max_rel_error, kSmallTapTolerance) << core::summarize(cmp);
+    EXPECT_TRUE(cmp.all_argmax_agree()) << core::summarize(cmp);
+  }
+  if (kernel_set(backend).linear.run == hwy_kernels().linear.run) {
+    EXPECT_EQ(std::memcmp(untapped.data(), tapped.data(), tapped.size() * sizeof(float)), 0);
+  }
+}
+
 std::string case_name(const testing::TestParamInfo<BackendVsReference::ParamType>& info) {
   std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
   for (char& ch : name) {
