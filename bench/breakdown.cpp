@@ -56,15 +56,22 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
   };
   add("gemm.qkv", dims({rows, 3 * D, D}), ForwardOp::Qkv,
       layers * core::flops::linear(rows, 3 * D, D), 0);
-  add("gemm.proj", dims({rows, D, D}), ForwardOp::Proj, layers * core::flops::linear(rows, D, D),
-      0);
-  add("gemm.fc1", dims({rows, M, D}), ForwardOp::Fc1, layers * core::flops::linear(rows, M, D), 0);
-  add("gemm.fc2", dims({rows, D, M}), ForwardOp::Fc2, layers * core::flops::linear(rows, D, M), 0);
+  // The last block's projection and MLP run on the rows pooling reads only (forward.cpp:
+  // last_block_tokens; the breakdown's forwards record no tap).
+  const size_t last_rows = N * c.pooled_tokens();
+  auto after_attention = [&](size_t n, size_t k) {
+    return (layers - 1) * core::flops::linear(rows, n, k) + core::flops::linear(last_rows, n, k);
+  };
+  add("gemm.proj", dims({rows, D, D}), ForwardOp::Proj, after_attention(D, D), 0);
+  add("gemm.fc1", dims({rows, M, D}), ForwardOp::Fc1, after_attention(M, D), 0);
+  add("gemm.fc2", dims({rows, D, M}), ForwardOp::Fc2, after_attention(D, M), 0);
   add("attention", dims({T, H, c.head_dim()}), ForwardOp::Attention,
       layers * static_cast<double>(N) * core::flops::attention(T, H, c.head_dim()), 0);
-  const double norms = 2 * layers + 1;
+  // Every LN1 and all but the last LN2 over all rows; the last LN2 and the final norm over the
+  // rows the last block keeps.
   add("layer_norm", dims({rows, D}), ForwardOp::LayerNorm, 0,
-      norms * core::flops::elementwise_bytes(rows * D));
+      (2 * layers - 1) * core::flops::elementwise_bytes(rows * D) +
+          2 * core::flops::elementwise_bytes(last_rows * D));
   {
     BreakdownClass gelu;
     gelu.name = "gelu";
@@ -88,7 +95,7 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
     if (k.name == "residual" && k.calls == 0) {
       k.note = "fused into gemm.proj's and gemm.fc2's epilogues";
     }
-    if (k.name == "other") k.note = "im2col, position embedding, pooling";
+    if (k.name == "other") k.note = "im2col, position embedding, the last block's rows, pooling";
     b.seconds_per_forward += k.seconds;
   }
   for (BreakdownClass& k : b.classes) {

@@ -331,7 +331,10 @@ Plan plan_benchmarks(const std::vector<const ModelUnderTest*>& models,
   };
   for (const ModelUnderTest* m : models) {
     const core::Config& c = m->model.config;
-    const double model_flops = core::flops::model_per_image(c);
+    // The work each side does: the reference all of the model, the optimized backends less the
+    // rows pooling does not read (core/flops.h).
+    const double reference_flops = core::flops::model_per_image(c);
+    const double optimized_flops = core::flops::optimized_per_image(c);
     // Ops first, then whole models: the cheap, many op benchmarks give early feedback.
     for (const BenchBackend* b : backends) {
       if (options.ops.empty()) break;
@@ -403,7 +406,8 @@ Plan plan_benchmarks(const std::vector<const ModelUnderTest*>& models,
           i.backend = b->name;
           i.batch = batch;
           i.threads = t;
-          i.flops = model_flops * static_cast<double>(batch);
+          i.flops =
+              (b->is_reference ? reference_flops : optimized_flops) * static_cast<double>(batch);
           if (b->is_reference) {
             if (i.flops * 1e-9 > options.reference_max_gflop) {
               char line[256];

@@ -13,6 +13,12 @@ double model_per_image(const Config& c) {
   return patch + c.num_layers * block + heads;
 }
 
+double optimized_per_image(const Config& c) {
+  const size_t unread = c.num_tokens() - c.pooled_tokens();
+  const size_t D = c.hidden_size, M = c.intermediate_size;
+  return model_per_image(c) - (linear(unread, D, D) + linear(unread, M, D) + linear(unread, D, M));
+}
+
 double weight_bytes(const Config& c) {
   // Every parameter the forward reads, as core::parameter_slots lists them for this config.
   Weights shapes_only;

@@ -29,6 +29,11 @@ struct Runner {
       run;
 };
 
+// The result a float32 backend's logits get a second time, from a forward without taps (the
+// pass infer and the benchmarks time), for a case that asks for taps besides the logits: held to
+// the logits' tolerance.
+inline const char* const kLogitsWithoutTaps = "logits_without_taps";
+
 struct TapResult {
   std::string name;
   bool recorded = false;  // the backend produced it, with the expected shape

@@ -482,7 +482,12 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   EXPECT_NEAR(qkv.percent_peak, qkv.gflops, 1e-9);  // peak 100
   const BreakdownClass& ln = b.classes[5];
   EXPECT_EQ(ln.name, "layer_norm");
-  EXPECT_NEAR(ln.gbs, 25 * 8.0 * 197 * 768 * 1e-9 / 0.01, 1e-6);
+  // 23 LayerNorms over 197 rows; the last LN2 and the final norm over the class token only.
+  EXPECT_NEAR(ln.gbs, (23 * 8.0 * 197 * 768 + 2 * 8.0 * 768) * 1e-9 / 0.01, 1e-6);
+  // proj and the MLP: 11 blocks over every token, the last over the class token (forward.cpp).
+  const BreakdownClass& fc1 = b.classes[2];
+  EXPECT_EQ(fc1.name, "gemm.fc1");
+  EXPECT_NEAR(fc1.flops, (11 * 197 + 1) * 2.0 * 3072 * 768, 1.0);
   EXPECT_NEAR(ln.percent_bandwidth, 5 * ln.gbs, 1e-9);
   EXPECT_EQ(b.classes[6].note, "fused into gemm.fc1's epilogue");
   EXPECT_EQ(b.classes[7].seconds, 0.0);

@@ -141,5 +141,18 @@ TEST(Flops, VitB16MatchesThePublishedCount) {
   EXPECT_NEAR(flops::weight_bytes(preset_config("vit-b16")) / 4 / 1e6, 86.6, 0.1);
 }
 
+TEST(Flops, TheOptimizedForwardSkipsTheLastBlocksUnreadRows) {
+  // The last block's projection and MLP on the 196 patch tokens class-token pooling never
+  // reads: 2·196·(768² + 2·768·3072) FLOPs.
+  Config c = preset_config("vit-b16");
+  const double skipped = 2.0 * 196 * (768.0 * 768 + 2 * 768.0 * 3072);
+  EXPECT_DOUBLE_EQ(flops::model_per_image(c) - flops::optimized_per_image(c), skipped);
+  c.distilled = true;  // two tokens read of 198
+  EXPECT_DOUBLE_EQ(flops::model_per_image(c) - flops::optimized_per_image(c), skipped);
+  c.distilled = false;
+  c.pooling = Pooling::Mean;  // every patch token read
+  EXPECT_DOUBLE_EQ(flops::optimized_per_image(c), flops::model_per_image(c));
+}
+
 }  // namespace
 }  // namespace vitbench::core

@@ -267,6 +267,26 @@ TEST(WrongModels, MissingTapsAndThrowingBackendsFailWithoutStoppingOthers) {
   EXPECT_EQ(report.exit_code(), 1);
 }
 
+TEST(WrongModels, APassWithoutTapsIsJudgedOnItsLogits) {
+  // A float32 backend whose untapped pass (the one the benchmarks time) went wrong while every
+  // tap of its tapped pass is right: the second judgement of the logits catches it.
+  const auto wrong_without_taps = [](const core::Model& m, const core::Tensor& images,
+                                     core::Taps* taps, size_t threads) {
+    core::TensorD logits = reference::forward(m, images, taps, threads);
+    if (!taps) logits[1] += 0.25 * std::fabs(logits[1]) + 0.1;
+    return logits;
+  };
+  const CaseResult r = run_one("odd-72x3-b3", {"untapped", kFloat32Class, wrong_without_taps});
+  EXPECT_FALSE(r.passed()) << describe(r);
+  EXPECT_EQ(r.first_failing_tap, kLogitsWithoutTaps) << describe(r);
+  ASSERT_EQ(r.taps.back().name, kLogitsWithoutTaps);
+  // A right one passes with the extra entry; the reference class is run once, with its taps.
+  const CaseResult good = run_one("odd-72x3-b3", reference_runner(kFloat32Class));
+  EXPECT_TRUE(good.passed()) << describe(good);
+  EXPECT_EQ(good.taps.back().name, kLogitsWithoutTaps);
+  EXPECT_NE(run_one("odd-72x3-b3", reference_runner()).taps.back().name, kLogitsWithoutTaps);
+}
+
 TEST(WrongModels, TheWrongGeluFormFailsEvenTheFloat32Policy) {
   // tanh for erf differs by up to 5e-4 absolute: small next to float32's room on ViT-B logits,
   // but the goldens with every tap catch it at the first MLP (README "Tolerances").
