@@ -168,11 +168,10 @@ VerifyReport verify(const std::vector<Case>& cases, const std::vector<Runner>& r
         result = judge(golden, runner, logits, taps);
         // Without taps, as infer and the benchmarks run it, the optimized forward skips rows
         // that only the taps need (optimized/forward.cpp): that pass's logits are judged too.
-        const ExpectedTap& expected_logits = golden.taps.back();
         if (runner.tolerance_class != kReferenceClass && golden.taps.size() > 1 &&
-            expected_logits.name == core::tap::logits()) {
+            golden.taps.back().name == core::tap::logits()) {
           const core::TensorD bare = runner.run(*model, golden.input, nullptr, threads);
-          add_tap(result, golden, runner, expected_logits, kLogitsWithoutTaps, &bare);
+          add_tap(result, golden, runner, golden.taps.back(), kLogitsWithoutTaps, &bare);
         }
       } catch (const std::exception& e) {
         result = CaseResult{};

@@ -9,6 +9,8 @@
 //
 // Fusions: qkv GEMM + bias; proj GEMM + bias + residual straight into x; fc1 + bias + GELU;
 // fc2 + bias + residual into x; the head reads the class tokens in place through its row stride.
+// With class-token pooling, only the pooled tokens' rows go on past the last block's attention
+// (last_block_tokens), unless a tap needs the others.
 // Layer scale (DeiT III) costs nothing per forward: ls1 and ls2 are folded into proj's and fc2's
 // weight rows and biases at prepare time, gamma ⊙ (a·W + b) = a·(gamma ⊙ W) + gamma ⊙ b, so the
 // fused residual epilogues stay as they are (the products round differently from the
@@ -326,7 +328,7 @@ class KernelSetModel final : public PreparedModel {
   // pooling reads (config.h: pooled_tokens), unless a tap wants the rows the others would fill.
   // Attention still sees every token as a key; the projection, the MLP and the final norm then
   // run on N·pooled_tokens rows instead of N·T: at ViT-B/16 with class-token pooling, 2.1 of its
-  // 35.1 GFLOP (core::flops::forward_per_image).
+  // 35.1 GFLOP (core::flops::optimized_per_image).
   size_t last_block_tokens(const core::Taps* taps) const {
     const core::Config& c = config_;
     const size_t last = c.num_layers - 1;
@@ -337,14 +339,15 @@ class KernelSetModel final : public PreparedModel {
     return c.pooled_tokens();
   }
 
-  // Moves rows n·T + t (t < kept) of x_ and attn_ to rows n·kept + t. Each destination row
-  // precedes or is its source, and every later source lies past it, so ascending order copies
-  // in place.
+  // Moves rows n·T + t (t < kept) of x_ and attn_ to rows n·kept + t, in place: each image's
+  // destination starts before its source (std::copy's condition for overlapping ranges), and
+  // every later image's source lies past it.
   void keep_leading_tokens(size_t N, size_t kept) {
     const size_t T = config_.num_tokens(), D = config_.hidden_size;
     for (Tensor* t : {&x_, &attn_}) {
       for (size_t n = 1; n < N; ++n) {
-        std::copy_n(t->data() + n * T * D, kept * D, t->data() + n * kept * D);
+        const float* from = t->data() + n * T * D;
+        std::copy(from, from + kept * D, t->data() + n * kept * D);
       }
     }
   }

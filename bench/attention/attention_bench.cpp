@@ -7,7 +7,8 @@
 //   model/vit-b16@384/threads:<n>/<backend>     one image, 577 tokens, synthetic weights
 //
 // Counters: GFLOP/s (4·T²·D per attention: Q·Kᵀ and P·V, core::flops::attention; for the whole
-// model, the matmul FLOPs the optimized forward computes, core::flops::optimized_per_image), as an iteration-invariant rate over real time, and
+// model, the matmul FLOPs the optimized forward computes, core::flops::optimized_per_image), as
+// an iteration-invariant rate over real time, and
 // workspace_bytes: the scratch the kernel holds for the problem at that thread count
 // (flash::workspace_bytes; blis: one T×T score matrix per worker, its workspace_floats; hwy: its
 // per-thread T×T scores and transposed queries, hwy::attention_scratch_floats, which it keeps in
