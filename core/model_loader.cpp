@@ -289,6 +289,23 @@ std::string shape_error(const FilePiece& piece, const Shape& found, const Config
          shape_to_string(piece.shape);
 }
 
+// A folder without model.safetensors that holds the weights in another form: say which, rather
+// than only that the file is missing.
+void refuse_other_weight_formats(const std::string& dir, const std::string& weights_path) {
+  std::error_code ec;
+  if (fs::exists(weights_path, ec)) return;
+  if (fs::exists(fs::path(dir) / "model.safetensors.index.json", ec)) {
+    fail(weights_path, "missing: the folder holds sharded safetensors "
+                       "(model.safetensors.index.json), which this suite does not read; save the "
+                       "model as one model.safetensors");
+  }
+  if (fs::exists(fs::path(dir) / "pytorch_model.bin", ec)) {
+    fail(weights_path, "missing: the folder holds pytorch_model.bin, pickled PyTorch weights, which "
+                       "this suite does not read (unpickling can run code); save them as "
+                       "model.safetensors (transformers' save_pretrained does by default)");
+  }
+}
+
 }  // namespace
 
 Model load_model_folder(const std::string& dir) {
@@ -305,6 +322,7 @@ Model load_model_folder(const std::string& dir) {
   const nlohmann::json config_json = read_json_file(config_path);
   const bool timm_config = is_timm_config(config_json);
   if (!timm_config) model.config = parse_config(config_json, config_path);
+  refuse_other_weight_formats(dir, weights_path);
   const SafetensorsFile file = SafetensorsFile::open(weights_path);
   if (timm_config) {
     TensorShapes shapes;

@@ -564,6 +564,12 @@ TEST_F(ModelLoader, RefusesIncompleteFolders) {
   save_model_folder(small_model(), dir_.path(), NameScheme::Timm);
   fs::remove(weights_path());
   expect_message(load_error(), {weights_path(), "cannot open"});
+  // The weights in a form this suite does not read are named for what they are.
+  std::ofstream(dir_.file("pytorch_model.bin")) << "pickle";
+  expect_message(load_error(), {weights_path(), "missing: the folder holds pytorch_model.bin",
+                                "does not read"});
+  std::ofstream(dir_.file("model.safetensors.index.json")) << "{}";
+  expect_message(load_error(), {weights_path(), "sharded safetensors"});
   save_model_folder(small_model(), dir_.path(), NameScheme::Timm);
   rewrite_config([](nlohmann::json& j) { j.erase("hidden_size"); });
   expect_message(load_error(), {config_path(), "hidden_size"});
