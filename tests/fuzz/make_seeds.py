@@ -116,6 +116,84 @@ out("config", "timm_vit_tiny.json", json.dumps({
                        "std": [0.5, 0.5, 0.5], "num_classes": 10, "first_conv": "patch_embed.proj",
                        "classifier": "head"}}, indent=2))
 
+# ---- model folder: the tiny ViT of fuzz_model_folder.cpp's config.json, under every naming -------
+# D 4 in 2 heads, one block, MLP 8, 1 channel, 2x2 patches of a 4x4 image (5 tokens), 2 classes.
+def tiny_model(prefix_tokens):
+    """(canonical name, shape) of every parameter, timm's names; the prefix tokens are the class
+    token and, with 2, the distillation token."""
+    tokens = 4 + prefix_tokens
+    params = [("cls_token", [1, 1, 4])]
+    if prefix_tokens == 2:
+        params.append(("dist_token", [1, 1, 4]))
+    params += [("pos_embed", [1, tokens, 4]), ("patch_embed.proj.weight", [4, 1, 2, 2]),
+               ("patch_embed.proj.bias", [4]), ("blocks.0.norm1.weight", [4]),
+               ("blocks.0.norm1.bias", [4]), ("blocks.0.attn.qkv.weight", [12, 4]),
+               ("blocks.0.attn.qkv.bias", [12]), ("blocks.0.attn.proj.weight", [4, 4]),
+               ("blocks.0.attn.proj.bias", [4]), ("blocks.0.norm2.weight", [4]),
+               ("blocks.0.norm2.bias", [4]), ("blocks.0.mlp.fc1.weight", [8, 4]),
+               ("blocks.0.mlp.fc1.bias", [8]), ("blocks.0.mlp.fc2.weight", [4, 8]),
+               ("blocks.0.mlp.fc2.bias", [4]), ("norm.weight", [4]), ("norm.bias", [4]),
+               ("head.weight", [2, 4]), ("head.bias", [2])]
+    return params
+
+
+HF_BLOCK = [("norm1.", "layernorm_before."), ("norm2.", "layernorm_after."),
+            ("attn.proj.", "attention.output.dense."), ("mlp.fc1.", "intermediate.dense."),
+            ("mlp.fc2.", "output.dense.")]
+
+
+def hf_names(params, base, head, head_dist=None):
+    """transformers' state-dict names: q, k and v apart, the base model under `base`."""
+    out_params = []
+    for name, shape in params:
+        if name.startswith("blocks.0.attn.qkv."):
+            kind = name.rsplit(".", 1)[1]
+            for part in ("query", "key", "value"):
+                out_params.append((f"{base}.encoder.layer.0.attention.attention.{part}.{kind}",
+                                   [shape[0] // 3] + shape[1:]))
+            continue
+        fixed = {"cls_token": "embeddings.cls_token", "dist_token": "embeddings.distillation_token",
+                 "pos_embed": "embeddings.position_embeddings"}
+        if name in fixed:
+            name = f"{base}.{fixed[name]}"
+        elif name.startswith("patch_embed.proj."):
+            name = f"{base}.embeddings.patch_embeddings.projection." + name.rsplit(".", 1)[1]
+        elif name.startswith("norm."):
+            name = f"{base}.layernorm." + name[5:]
+        elif name.startswith("head."):
+            name = head + name[5:]
+        elif name.startswith("head_dist."):
+            name = head_dist + name[10:]
+        else:
+            rest = name[len("blocks.0."):]
+            for timm, hf in HF_BLOCK:
+                if rest.startswith(timm):
+                    name = f"{base}.encoder.layer.0.{hf}{rest[len(timm):]}"
+        out_params.append((name, shape))
+    return out_params
+
+
+def weights_file(params):
+    tensors, k = [], 0
+    for name, shape in params:
+        n = 1
+        for d in shape:
+            n *= d
+        tensors.append((name, "F32", shape,
+                        b"".join(struct.pack("<f", ((k + i) % 7 - 3) * 0.25) for i in range(n))))
+        k += n
+    return safetensors(tensors, {"format": "pt"})
+
+
+plain, distilled = tiny_model(1), tiny_model(2) + [("head_dist.weight", [2, 4]),
+                                                   ("head_dist.bias", [2])]
+out("model_folder", "timm_names", weights_file(plain))
+out("model_folder", "hf_vit_names", weights_file(hf_names(plain, "vit", "classifier.")))
+out("model_folder", "hf_deit_with_teacher", weights_file(
+    hf_names(distilled, "deit", "cls_classifier.", "distillation_classifier.")))
+out("model_folder", "hf_deit_one_head", weights_file(hf_names(tiny_model(2), "deit", "classifier.")))
+out("model_folder", "timm_distilled_names", weights_file(distilled))
+
 # ---- golden manifest: the case the fuzz target copies its files from ---------------------------
 copy("golden_manifest", "golden/cases/meanpool-noqkvbias-b1/manifest.json", "meanpool-noqkvbias-b1.json")
 

@@ -17,7 +17,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 build="${VITBENCH_FUZZ_BUILD:-build-fuzz}"
 out="${VITBENCH_FUZZ_OUT:-$build/fuzz-out}"
-targets=(${VITBENCH_FUZZ_TARGETS:-fuzz_safetensors fuzz_config fuzz_npy fuzz_golden_manifest fuzz_report fuzz_image})
+targets=(${VITBENCH_FUZZ_TARGETS:-fuzz_safetensors fuzz_config fuzz_model_folder fuzz_npy fuzz_golden_manifest fuzz_report fuzz_image})
 
 cc="$(command -v clang || command -v clang-14 || true)"
 cxx="$(command -v clang++ || command -v clang++-14 || true)"
