@@ -138,44 +138,40 @@ bool is_timm_name(const std::string& n) {
          starts_with(n, "head_dist.") || n == "reg_token";
 }
 
-NameScheme detect_scheme(const SafetensorsFile& file) {
+// The names the file's tensors follow, detected from the names themselves: timm's (null), or
+// those of the transformers class that saved them. DeiT's base model is `deit`, and its
+// two-headed class names its heads cls_ and distillation_classifier.
+const HfClass* stored_class(const SafetensorsFile& file) {
   const std::string* hf = nullptr;
   const std::string* timm = nullptr;
-  for (const auto& e : file.entries()) {
-    if (!hf && is_hf_name(e.name)) hf = &e.name;
-    if (!timm && is_timm_name(e.name)) timm = &e.name;
-  }
-  if (hf && timm) {
-    fail(file.path(), "mixes HuggingFace tensor names (" + in_quotes(*hf) + ") with timm names (" +
-                          in_quotes(*timm) + ")");
-  }
-  if (hf) return NameScheme::HuggingFace;
-  if (timm) return NameScheme::Timm;
-  if (file.entries().empty()) fail(file.path(), "holds no tensors");
-  fail(file.path(),
-       "tensor names follow neither HuggingFace (vit.*, deit.*, classifier.*) nor timm "
-       "(blocks.*, patch_embed.*, cls_token, ...) naming, e.g. " +
-           in_quotes(file.entries().front().name));
-}
-
-// Which transformers class a HuggingFace-named file was saved from: DeiT's base model is `deit`,
-// and its two-headed class names its heads cls_ and distillation_classifier.
-const HfClass& hf_class_of_file(const SafetensorsFile& file) {
   const std::string* vit = nullptr;
   const std::string* deit = nullptr;
   bool two_heads = false;
   for (const auto& e : file.entries()) {
+    if (!hf && is_hf_name(e.name)) hf = &e.name;
+    if (!timm && is_timm_name(e.name)) timm = &e.name;
     if (!vit && starts_with(e.name, "vit.")) vit = &e.name;
     if (!deit && starts_with(e.name, "deit.")) deit = &e.name;
     two_heads = two_heads || starts_with(e.name, "cls_classifier.") ||
                 starts_with(e.name, "distillation_classifier.");
   }
+  if (hf && timm) {
+    fail(file.path(), "mixes HuggingFace tensor names (" + in_quotes(*hf) + ") with timm names (" +
+                          in_quotes(*timm) + ")");
+  }
   if (vit && deit) {
     fail(file.path(), "mixes ViT's tensor names (" + in_quotes(*vit) + ") with DeiT's (" +
                           in_quotes(*deit) + ")");
   }
-  if (deit || two_heads) return two_heads ? kHfDeiTWithTeacher : kHfDeiT;
-  return kHfViT;
+  if (two_heads) return &kHfDeiTWithTeacher;
+  if (deit) return &kHfDeiT;
+  if (hf) return &kHfViT;
+  if (timm) return nullptr;
+  if (file.entries().empty()) fail(file.path(), "holds no tensors");
+  fail(file.path(),
+       "tensor names follow neither HuggingFace (vit.*, deit.*, classifier.*) nor timm "
+       "(blocks.*, patch_embed.*, cls_token, ...) naming, e.g. " +
+           in_quotes(file.entries().front().name));
 }
 
 // A HuggingFace config.json against the class its tensors come from. For DeiT's classes the class
@@ -330,11 +326,8 @@ Model load_model_folder(const std::string& dir) {
     model.config = parse_timm_config(config_json, shapes, config_path, weights_path);
   }
   model.config.name = dir;
-  const HfClass* cls = nullptr;
-  if (detect_scheme(file) == NameScheme::HuggingFace) {
-    cls = &hf_class_of_file(file);
-    match_hf_class(config_json, *cls, model.config, config_path, weights_path);
-  }
+  const HfClass* cls = stored_class(file);
+  if (cls) match_hf_class(config_json, *cls, model.config, config_path, weights_path);
   const Config& c = model.config;
 
   model.weights = allocate_weights(c);

@@ -7,16 +7,17 @@
 // the head count, the one dimension no shape shows, comes from the name's size word (tiny 3,
 // small 6, medium 8, base 12, large/huge/giant/gigantic 16) or from model_args.num_heads.
 //
-// What is accepted is timm's VisionTransformer (vit_*, deit_*, deit3_*) with a class token,
-// learned position embeddings, LayerNorm eps 1e-6 (1e-5 in the CLIP towers, vit_*_clip_*) and
-// GELU (quick GELU in the *_quickgelu_* towers, which only the name shows), pooling on the class
-// token ("token") or on the mean of the patch tokens ("avg"), and the variants its tensors show:
-// CLIP's norm_pre and bias-free patch embedding, DeiT III's layer scale and position embedding
-// without a class row, fc_norm, the distilled DeiTs' distillation token and second head. Anything
-// that would change the function and shows in no tensor (another architecture, an unknown
-// model_args key, dimensions that disagree with the tensors) is refused by name, never guessed.
-// Variants that add tensors this suite does not compute (register tokens, QK norm, ...) are
-// refused by the model loader, which names the feature (core/model_loader.cpp).
+// What is accepted is timm's VisionTransformer (vit_*, deit_*, deit3_*) with learned position
+// embeddings, LayerNorm eps 1e-6 (1e-5 in the CLIP towers, vit_*_clip_*) and GELU (quick GELU in
+// the *_quickgelu_* towers, which only the name shows), pooling on the class token ("token") or
+// on the mean of the patch tokens ("avg"), and the variants its tensors show: CLIP's norm_pre and
+// bias-free patch embedding, DeiT III's layer scale and position embedding without a class row,
+// fc_norm, the distilled DeiTs' distillation token and second head, register tokens, a missing
+// class token, QK norm. Anything that would change the function and shows in no tensor (another
+// architecture, a vit_*_rope_* name, an unknown model_args key, dimensions that disagree with the
+// tensors) is refused by name, never guessed. Tensors of variants this suite does not compute
+// (attention pooling, gated MLPs, ...) are refused by the model loader, which names the feature
+// (core/model_loader.cpp).
 #pragma once
 
 #include <map>

@@ -129,7 +129,16 @@ TEST(TargetLimit, DispatchFollowsTheLimit) {
 // ---------------------------------------------------------------------------------------------
 // GEMM
 
-enum class Epi { None, Bias, BiasGeluErf, BiasGeluTanh, BiasGeluQuick, Residual, ResidualAliasC, All };
+enum class Epi {
+  None,
+  Bias,
+  BiasGeluErf,
+  BiasGeluTanh,
+  BiasGeluQuick,
+  Residual,
+  ResidualAliasC,
+  All
+};
 
 bool has_gelu(Epi epi) {
   return epi == Epi::BiasGeluErf || epi == Epi::BiasGeluTanh || epi == Epi::BiasGeluQuick ||
