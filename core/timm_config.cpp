@@ -370,7 +370,10 @@ Config parse_timm_config(const json& j, const TensorShapes& shapes, const std::s
   } else if (pool == "avg") {
     c.pooling = Pooling::Mean;
   } else {
-    fail(where, "global_pool " + json_quoted(pool) + " is not supported (token or avg" +
+    // "map" (SigLIP's image towers) pools by cross-attention from a learned latent query.
+    fail(where, "global_pool " + json_quoted(pool) +
+                    (pool == "map" ? " (attention pooling by a learned query)" : "") +
+                    " is not supported (token or avg" +
                     (c.class_token ? "" : "; a model without a class token pools the mean") + ")");
   }
 

@@ -120,8 +120,16 @@ CASES = [
               "vit_base_patch16_reg4_gap_256", 1, reg_tokens=4),
     timm_case("timm-vit-qknorm-b1", "timm VisionTransformer with qk_norm (LayerNorm on q and k "
               "per head)", "vit_small_patch16_224", 1, qk_norm=True),
-    # A variant this suite refuses is listed with supported=False and a `variant` name: its
-    # folder goes to --unsupported-out with the logits only, for the day it is supported.
+    # A variant this suite refuses is listed with supported=False and a `variant` name, the
+    # words its refusal must use: its folder goes to --unsupported-out with the logits only,
+    # for the day it is supported.
+    timm_case("timm-vit-map-b1", "timm VisionTransformer with global_pool map: attention "
+              "pooling by a learned latent query and no class token, as SigLIP's image tower",
+              "vit_small_patch16_224", 1, supported=False, variant="attention pooling",
+              global_pool="map", class_token=False),
+    timm_case("timm-vit-rope-b1", "timm vit_*_rope_*: rotary position embeddings, which timm "
+              "builds with its Eva class", "vit_base_patch16_rope_reg1_gap_256", 1,
+              supported=False, variant="rotary position embeddings"),
 ]
 
 

@@ -221,7 +221,8 @@ TEST_F(TimmFolder, RefusesWhatItCannotCompute) {
        {"act_layer \"swiglu\" is not supported"}},
       {[](json& j) { j["model_args"]["class_token"] = false; },
        {"model_args.class_token is false but the tensors hold \"cls_token\""}},
-      {[](json& j) { j["global_pool"] = "map"; }, {"global_pool \"map\" is not supported"}},
+      {[](json& j) { j["global_pool"] = "map"; },
+       {"global_pool \"map\" (attention pooling by a learned query) is not supported"}},
       {[](json& j) { j["num_classes"] = 0; }, {"feature extractor"}},
       {[](json& j) { j["num_classes"] = 1000000000000; }, {"num_classes 1000000000000 is over"}},
       {[](json& j) {

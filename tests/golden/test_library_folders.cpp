@@ -1,15 +1,16 @@
 // Model folders as timm and transformers write them (golden/folders/, golden/unsupported/; made by
 // golden/generate_folders.py where those libraries are installed). Every backend reads each
-// supported folder (the plain ViT, and timm's CLIP towers, DeiT III, distilled DeiT and fc_norm
-// variants) as the library built it and matches the library's own float64 outputs, tap by tap;
+// supported folder (the plain ViT; timm's CLIP towers, DeiT III, distilled DeiT, fc_norm, register
+// and QK-norm variants; transformers' two DeiT classes) as the library built it and matches the library's own float64 outputs, tap by tap;
 // a folder that reads as another model fails every backend. golden/unsupported's folders, of
-// variants computed since they were written, match the library's logits on every backend.
+// variants this suite refuses, are refused naming the variant.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -117,6 +118,28 @@ TEST(LibraryFolders, TheFoldersAreTheLibrariesOwnFiles) {
       core::load_model_folder(folders_dir() + "/timm-deit-distilled-b1").config;
   EXPECT_TRUE(distilled.distilled);
   EXPECT_EQ(distilled.num_prefix_tokens(), 2u);
+  // timm's register tokens (no class token, the mean pooled through fc_norm) and QK norm.
+  const core::Config reg4 = core::load_model_folder(folders_dir() + "/timm-vit-reg4-b1").config;
+  EXPECT_EQ(reg4.register_tokens, 4u);
+  EXPECT_FALSE(reg4.class_token);
+  EXPECT_EQ(reg4.pooling, core::Pooling::Mean);
+  EXPECT_TRUE(reg4.fc_norm);
+  EXPECT_TRUE(core::load_model_folder(folders_dir() + "/timm-vit-qknorm-b1").config.qk_norm);
+  // transformers' two DeiT classes, told apart by their tensors: a second head reads the
+  // distillation token (our distilled DeiT), or no head does (our one register token).
+  for (const auto& [name, architecture, is_distilled] :
+       {std::tuple{"hf-deit-distilled-b1", "DeiTForImageClassificationWithTeacher", true},
+        std::tuple{"hf-deit-b2", "DeiTForImageClassification", false}}) {
+    SCOPED_TRACE(name);
+    const std::string dir = folders_dir() + "/" + name;
+    const nlohmann::json config = testing::read_json(dir + "/config.json");
+    EXPECT_EQ(config["model_type"], "deit");
+    EXPECT_EQ(config["architectures"], nlohmann::json::array({architecture}));
+    const core::Config read = core::load_model_folder(dir).config;
+    EXPECT_EQ(read.distilled, is_distilled);
+    EXPECT_EQ(read.register_tokens, is_distilled ? 0u : 1u);
+    EXPECT_EQ(read.num_prefix_tokens(), 2u);
+  }
 }
 
 TEST(LibraryFolders, AFolderThatReadsAsAnotherModelFailsEveryBackend) {
@@ -171,8 +194,8 @@ void expect_every_backend_gives_the_logits_in(const core::Model& model, const st
 }
 
 // transformers' DeiTForImageClassificationWithTeacher is timm's distilled DeiT under other names
-// (README, after the table of names). Until generate_folders.py writes its own folder, timm's
-// distilled folder saved under DeiT's names must read as the same model and give timm's logits.
+// (README, after the table of names): timm's distilled folder saved under DeiT's names must read
+// as the same model and give timm's logits (transformers' own folder is hf-deit-distilled-b1).
 TEST(LibraryFolders, TimmsDistilledDeiTUnderTransformersNamesGivesTimmsLogits) {
   const std::string timm_dir = folders_dir() + "/timm-deit-distilled-b1";
   const core::Model timm_model = core::load_model_folder(timm_dir);
@@ -186,26 +209,34 @@ TEST(LibraryFolders, TimmsDistilledDeiTUnderTransformersNamesGivesTimmsLogits) {
   expect_every_backend_gives_the_logits_in(deit, timm_dir);
 }
 
-// Variants supported since their folder was written: computed now, their folder still holds the
-// library's logits alone until generate_folders.py (which needs timm) writes them again with
-// every tap, into golden/folders.
-const std::set<std::string> kAwaitingRegeneration = {"timm-vit-reg4-b1", "timm-vit-qknorm-b1"};
+// golden/unsupported holds folders of variants this suite refuses, as timm writes them, with
+// timm's logits for the day they are computed. Each must be refused by load_model_folder in a
+// message that names its config.json and the variant its manifest names, never read as a plain ViT.
+const std::set<std::string> kRefusedVariants = {"timm-vit-map-b1", "timm-vit-rope-b1"};
 
-TEST(UnsupportedVariants, FoldersAwaitingRegenerationMatchTheLibrarysLogits) {
+TEST(UnsupportedVariants, EachIsRefusedNamingItsVariant) {
   std::set<std::string> seen;
   for (const auto& entry : fs::directory_iterator(unsupported_dir())) {
     if (!entry.is_directory()) continue;
+    const std::string dir = entry.path().string();
     const std::string name = entry.path().filename().string();
     SCOPED_TRACE(name);
     seen.insert(name);
-    ASSERT_TRUE(kAwaitingRegeneration.count(name))
-        << "a folder of a variant this suite refuses needs a test of its refusal here";
-    const nlohmann::json manifest = testing::read_json(entry.path().string() + "/manifest.json");
+    const nlohmann::json manifest = testing::read_json(dir + "/manifest.json");
     EXPECT_EQ(manifest["format"], "vitbench-golden-unsupported");
-    const std::string dir = entry.path().string();
-    expect_every_backend_gives_the_logits_in(core::load_model_folder(dir), dir);
+    const std::string variant = manifest.at("variant").get<std::string>();
+    ASSERT_FALSE(variant.empty());
+    try {
+      core::load_model_folder(dir);
+      ADD_FAILURE() << "a folder of " << variant << " was read as a model we compute";
+    } catch (const core::Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(dir + "/config.json"), std::string::npos) << what;
+      EXPECT_NE(what.find(variant), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
   }
-  EXPECT_EQ(seen, kAwaitingRegeneration);
+  EXPECT_EQ(seen, kRefusedVariants);
 }
 
 }  // namespace
