@@ -54,11 +54,14 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
     k.bytes = bytes;
     b.classes.push_back(k);
   };
-  add("gemm.qkv", dims({rows, 3 * D, D}), ForwardOp::Qkv,
-      layers * core::flops::linear(rows, 3 * D, D), 0);
-  // The last block's projection and MLP run on the rows pooling reads only (forward.cpp:
-  // last_block_tokens; the breakdown's forwards record no tap).
+  // The last block computes q, attention, the projection and the MLP for the rows pooling reads
+  // only (forward.cpp: last_block_tokens; the breakdown's forwards record no tap). Its k and v
+  // still cover every row.
   const size_t last_rows = N * c.pooled_tokens();
+  add("gemm.qkv", dims({rows, 3 * D, D}), ForwardOp::Qkv,
+      layers * core::flops::linear(rows, 2 * D, D) +
+          (layers - 1) * core::flops::linear(rows, D, D) + core::flops::linear(last_rows, D, D),
+      0);
   auto after_attention = [&](size_t n, size_t k) {
     return (layers - 1) * core::flops::linear(rows, n, k) + core::flops::linear(last_rows, n, k);
   };
@@ -66,7 +69,10 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
   add("gemm.fc1", dims({rows, M, D}), ForwardOp::Fc1, after_attention(M, D), 0);
   add("gemm.fc2", dims({rows, D, M}), ForwardOp::Fc2, after_attention(D, M), 0);
   add("attention", dims({T, H, c.head_dim()}), ForwardOp::Attention,
-      layers * static_cast<double>(N) * core::flops::attention(T, H, c.head_dim()), 0);
+      static_cast<double>(N) *
+          ((layers - 1) * core::flops::attention(T, H, c.head_dim()) +
+           core::flops::attention_rows(c.pooled_tokens(), T, H, c.head_dim())),
+      0);
   // Every LN1 and all but the last LN2 over all rows; the last LN2 and the final norm over the
   // rows the last block keeps.
   add("layer_norm", dims({rows, D}), ForwardOp::LayerNorm, 0,

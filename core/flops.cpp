@@ -14,9 +14,11 @@ double model_per_image(const Config& c) {
 }
 
 double optimized_per_image(const Config& c) {
-  const size_t unread = c.num_tokens() - c.pooled_tokens();
-  const size_t D = c.hidden_size, M = c.intermediate_size;
-  return model_per_image(c) - (linear(unread, D, D) + linear(unread, M, D) + linear(unread, D, M));
+  const size_t T = c.num_tokens(), unread = T - c.pooled_tokens();
+  const size_t D = c.hidden_size, M = c.intermediate_size, H = c.num_heads, d = c.head_dim();
+  const double unread_queries = linear(unread, D, D) + attention_rows(unread, T, H, d);
+  return model_per_image(c) -
+         (unread_queries + linear(unread, D, D) + linear(unread, M, D) + linear(unread, D, M));
 }
 
 double weight_bytes(const Config& c) {

@@ -14,9 +14,14 @@ namespace vitbench::core::flops {
 
 // C[M, N] = A[M, K] · W[N, K]ᵀ
 inline double linear(size_t m, size_t n, size_t k) { return 2.0 * m * n * k; }
-// Q·Kᵀ and P·V for every head of one image: 2 · (2 · T · T · d) · H = 4 · T² · D.
+// Q·Kᵀ and P·V for every head of one image, `queries` of its T tokens attending to all T:
+// 2 · (2 · Tq · T · d) · H.
+inline double attention_rows(size_t queries, size_t tokens, size_t heads, size_t head_dim) {
+  return 4.0 * queries * tokens * heads * head_dim;
+}
+// Every token attending: 4 · T² · D.
 inline double attention(size_t tokens, size_t heads, size_t head_dim) {
-  return 4.0 * tokens * tokens * heads * head_dim;
+  return attention_rows(tokens, tokens, heads, head_dim);
 }
 // Mean, variance, normalise, scale and shift: 8 operations per element.
 inline double layer_norm(size_t rows, size_t dim) { return 8.0 * rows * dim; }
@@ -33,9 +38,10 @@ inline double elementwise_bytes(size_t n) { return 8.0 * n; }
 double model_per_image(const Config& config);
 
 // What the optimized backends' shared forward computes when no tap asks for more
-// (optimized/forward.cpp): the same less the last block's projection and MLP on the tokens that
-// pooling does not read (all but Config::pooled_tokens). ViT-B/16 at 224 with class-token
-// pooling: 33.0 of 35.1 GFLOP. Their GFLOP/s and % of peak count these, the work they do.
+// (optimized/forward.cpp): the same less, in the last block, the queries, the attention rows,
+// the projection and the MLP of the tokens that pooling does not read (all but
+// Config::pooled_tokens). ViT-B/16 at 224 with class-token pooling: 32.7 of 35.1 GFLOP. Their
+// GFLOP/s and % of peak count these, the work they do.
 double optimized_per_image(const Config& config);
 
 // Float32 bytes of the model's weights (every parameter core::parameter_slots lists).

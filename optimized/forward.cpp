@@ -10,7 +10,9 @@
 // Fusions: qkv GEMM + bias; proj GEMM + bias + residual straight into x; fc1 + bias + GELU;
 // fc2 + bias + residual into x; the head reads the class tokens in place through its row stride.
 // With class-token pooling, only the pooled tokens' rows go on past the last block's attention
-// (last_block_tokens), unless a tap needs the others.
+// (last_block_tokens), unless a tap needs the others; and only their queries are computed and
+// attend in that block (its q and k|v weights are packed apart), unless its attention maps are
+// wanted.
 // Layer scale (DeiT III) costs nothing per forward: ls1 and ls2 are folded into proj's and fc2's
 // weight rows and biases at prepare time, gamma ⊙ (a·W + b) = a·(gamma ⊙ W) + gamma ⊙ b, so the
 // fused residual epilogues stay as they are (the products round differently from the
@@ -52,8 +54,22 @@ struct PreparedBlock {
   Tensor norm1_weight, norm1_bias, norm2_weight, norm2_bias;
   Tensor q_norm_weight, q_norm_bias, k_norm_weight, k_norm_bias;  // with qk_norm
   Tensor qkv_bias, proj_bias, fc1_bias, fc2_bias;
-  std::unique_ptr<PackedLinear> qkv, proj, fc1, fc2;
+  // qkv, or in a last block whose queries may be pruned, its q and k|v rows packed apart (one
+  // or the other is null).
+  std::unique_ptr<PackedLinear> qkv, q, kv, proj, fc1, fc2;
 };
+
+// Calls f(first_row, rows, step) over the rows of the first `queries` of each of N images' T
+// tokens: rows first_row + r·step, r < rows. One call when those rows are evenly spaced (every
+// token, or one image), else one per leading token (class, distillation: at most two).
+template <class F>
+void for_query_rows(size_t N, size_t T, size_t queries, F&& f) {
+  if (queries == T || N == 1) {
+    f(size_t{0}, N == 1 ? queries : N * T, size_t{1});
+    return;
+  }
+  for (size_t j = 0; j < queries; ++j) f(j, N, T);
+}
 
 // Copies `data` [shape] into Taps' float64 currency, only when the tap is wanted.
 void record(core::Taps* taps, const std::string& name, const float* data, core::Shape shape) {
@@ -128,7 +144,13 @@ class KernelSetModel final : public PreparedModel {
       q.proj_bias = scaled_bias(b.proj_bias, b.ls1_gamma);
       q.fc1_bias = b.fc1_bias;
       q.fc2_bias = scaled_bias(b.fc2_bias, b.ls2_gamma);
-      q.qkv = pack(b.qkv_weight, 3 * D, D);
+      if (i + 1 == c.num_layers && c.pooled_tokens() < c.num_tokens()) {
+        // Rows [0, D) of the qkv weight make q, [D, 3D) k and v (forward(): `queries`).
+        q.q = pack(b.qkv_weight, D, D);
+        q.kv = kernels_.linear.pack(b.qkv_weight.data() + D * D, 2 * D, D);
+      } else {
+        q.qkv = pack(b.qkv_weight, 3 * D, D);
+      }
       q.proj = pack_scaled(b.proj_weight, D, D, b.ls1_gamma);
       q.fc1 = pack(b.fc1_weight, M, D);
       q.fc2 = pack_scaled(b.fc2_weight, D, M, b.ls2_gamma);
@@ -171,31 +193,49 @@ class KernelSetModel final : public PreparedModel {
     const size_t last_tokens = last_block_tokens(taps);
     for (size_t i = 0; i < blocks_.size(); ++i) {
       const PreparedBlock& b = blocks_[i];
+      Tensor probs;
+      const bool want_probs = taps && taps->wants(core::tap::attn_probs(i));
+      if (want_probs) probs = Tensor({N, H, T, T});
+      // The tokens whose queries attend: all, but in a last block carrying fewer tokens on.
+      const size_t queries = b.q && !want_probs ? last_tokens : T;
+
       // Attention branch: x += proj(attention(qkv(LN1(x)))).
       kernels_.layer_norm.run(x_.data(), rows, D, D, b.norm1_weight.data(), b.norm1_bias.data(),
                               eps, ln_.data(), D, pool_);
       lap(ForwardOp::LayerNorm);
       Epilogue qkv_epilogue;
       qkv_epilogue.bias = b.qkv_bias.data();
-      lin.run(ln_.data(), rows, D, *b.qkv, wide_.data(), 3 * D, qkv_epilogue, pool_);
+      if (b.qkv) {
+        lin.run(ln_.data(), rows, D, *b.qkv, wide_.data(), 3 * D, qkv_epilogue, pool_);
+      } else {
+        // k and v for every token, q for the tokens that attend. Each output element is the same
+        // dot product, in the same order, as in the one qkv GEMM.
+        Epilogue kv_epilogue;
+        kv_epilogue.bias = b.qkv_bias.data() + D;
+        lin.run(ln_.data(), rows, D, *b.kv, wide_.data() + D, 3 * D, kv_epilogue, pool_);
+        for_query_rows(N, T, queries, [&](size_t r0, size_t m, size_t step) {
+          lin.run(ln_.data() + r0 * D, m, step * D, *b.q, wide_.data() + r0 * 3 * D,
+                  step * 3 * D, qkv_epilogue, pool_);
+        });
+      }
       lap(ForwardOp::Qkv);
       if (c.qk_norm) {
         // QK norm, in place in the qkv rows: head h's q (columns h·d of the first D) and k (of
-        // the next D) over all rows are a strided matrix the LayerNorm kernel takes as it is.
+        // the next D) are strided matrices the LayerNorm kernel takes as they are.
         const size_t hd = c.head_dim();
         for (size_t h = 0; h < H; ++h) {
           float* q = wide_.data() + h * hd;
-          kernels_.layer_norm.run(q, rows, hd, 3 * D, b.q_norm_weight.data(),
-                                  b.q_norm_bias.data(), eps, q, 3 * D, pool_);
+          for_query_rows(N, T, queries, [&](size_t r0, size_t m, size_t step) {
+            float* rows_q = q + r0 * 3 * D;
+            kernels_.layer_norm.run(rows_q, m, hd, step * 3 * D, b.q_norm_weight.data(),
+                                    b.q_norm_bias.data(), eps, rows_q, step * 3 * D, pool_);
+          });
           kernels_.layer_norm.run(q + D, rows, hd, 3 * D, b.k_norm_weight.data(),
                                   b.k_norm_bias.data(), eps, q + D, 3 * D, pool_);
         }
         lap(ForwardOp::LayerNorm);
       }
 
-      Tensor probs;
-      const bool want_probs = taps && taps->wants(core::tap::attn_probs(i));
-      if (want_probs) probs = Tensor({N, H, T, T});
       AttentionProblem problem;
       problem.qkv = wide_.data();
       problem.ld_qkv = 3 * D;
@@ -203,6 +243,7 @@ class KernelSetModel final : public PreparedModel {
       problem.tokens = T;
       problem.heads = H;
       problem.head_dim = c.head_dim();
+      problem.queries = queries;
       problem.out = attn_.data();
       problem.ld_out = D;
       problem.probs = want_probs ? probs.data() : nullptr;
@@ -326,9 +367,10 @@ class KernelSetModel final : public PreparedModel {
 
   // How many leading tokens of each image the last block carries past its attention: those
   // pooling reads (config.h: pooled_tokens), unless a tap wants the rows the others would fill.
-  // Attention still sees every token as a key; the projection, the MLP and the final norm then
-  // run on N·pooled_tokens rows instead of N·T: at ViT-B/16 with class-token pooling, 2.1 of its
-  // 35.1 GFLOP (core::flops::optimized_per_image).
+  // Attention still sees every token as a key and a value, but only these tokens' queries are
+  // computed and attend (unless the block's attention maps are wanted); the projection, the MLP
+  // and the final norm then run on N·pooled_tokens rows instead of N·T: at ViT-B/16 with
+  // class-token pooling, 2.4 of its 35.1 GFLOP (core::flops::optimized_per_image).
   size_t last_block_tokens(const core::Taps* taps) const {
     const core::Config& c = config_;
     const size_t last = c.num_layers - 1;

@@ -29,8 +29,8 @@ size_t hwy_attention_workspace(size_t, size_t, size_t) { return 0; }
 void hwy_attention(const AttentionProblem& p, float*, ThreadPool& pool) {
   for (size_t i = 0; i < p.images; ++i) {
     const size_t row = i * p.tokens;
-    hwy::attention(p.qkv + row * p.ld_qkv, p.ld_qkv, p.tokens, p.heads, p.head_dim,
-                   p.out + row * p.ld_out, p.ld_out,
+    hwy::attention(p.qkv + row * p.ld_qkv, p.ld_qkv, p.tokens, p.query_tokens(), p.heads,
+                   p.head_dim, p.out + row * p.ld_out, p.ld_out,
                    p.probs ? p.probs + i * p.heads * p.tokens * p.tokens : nullptr, pool);
   }
 }

@@ -49,9 +49,15 @@ struct AttentionProblem {
   const float* qkv = nullptr;  // [images·tokens, 3·heads·head_dim], row stride ld_qkv
   size_t ld_qkv = 0;
   size_t images = 0, tokens = 0, heads = 0, head_dim = 0;
+  // Only the first `queries` tokens of each image attend (0: every token): rows i·tokens + t,
+  // t < queries, of out are written and no other. Every token is still a key and a value. The
+  // forward pass's last block wants only the rows pooling reads (forward.cpp).
+  size_t queries = 0;
   float* out = nullptr;  // [images·tokens, heads·head_dim], row stride ld_out
   size_t ld_out = 0;
-  float* probs = nullptr;  // [images, heads, tokens, tokens] when wanted, else null
+  float* probs = nullptr;  // [images, heads, tokens, tokens] when wanted (every query), else null
+
+  size_t query_tokens() const { return queries ? queries : tokens; }
 };
 
 struct AttentionKernel {

@@ -120,7 +120,10 @@ size_t attention_workspace_floats(size_t tokens, size_t, size_t workers) {
 }
 
 void attention(const AttentionProblem& p, float* workspace, ThreadPool& pool) {
-  const size_t T = p.tokens, d = p.head_dim, D = p.heads * p.head_dim;
+  const size_t T = p.tokens, Tq = p.query_tokens(), d = p.head_dim, D = p.heads * p.head_dim;
+  if (Tq > T || (p.probs && Tq != T)) {
+    core::fail("blis::attention", "queries must be at most the tokens, and all of them with probs");
+  }
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   auto head_task = [&](size_t task, size_t worker) {
     const size_t image = task / p.heads, head = task % p.heads;
@@ -128,10 +131,10 @@ void attention(const AttentionProblem& p, float* workspace, ThreadPool& pool) {
     const float* k = q + D;
     const float* v = q + 2 * D;
     float* s = p.probs ? p.probs + task * T * T : workspace + worker * T * T;
-    // Kᵀ [d, T]: element (i, j) is K[j, i], at k + j·ld_qkv + i.
-    sgemm(T, T, d, scale, q, p.ld_qkv, 1, k, 1, p.ld_qkv, 0.0f, s, T, 1);
-    for (size_t r = 0; r < T; ++r) hwy::softmax(s + r * T, T);
-    sgemm(T, d, T, 1.0f, s, T, 1, v, p.ld_qkv, 1, 0.0f, p.out + image * T * p.ld_out + head * d,
+    // Kᵀ [d, T]: element (i, j) is K[j, i], at k + j·ld_qkv + i. S is [Tq, T].
+    sgemm(Tq, T, d, scale, q, p.ld_qkv, 1, k, 1, p.ld_qkv, 0.0f, s, T, 1);
+    for (size_t r = 0; r < Tq; ++r) hwy::softmax(s + r * T, T);
+    sgemm(Tq, d, T, 1.0f, s, T, 1, v, p.ld_qkv, 1, 0.0f, p.out + image * T * p.ld_out + head * d,
           p.ld_out, 1);
   };
   pool.run(p.images * p.heads, std::ref(head_task));

@@ -49,7 +49,8 @@
 // largest default key tile, so independent of T (73 KiB at d = 64 on AVX-512), against T²
 // floats per worker for the materialized kernels (64 MiB at T = 4097).
 //
-// Parallelism: images × heads × query tiles, one task each (dynamic scheduling on the pool).
+// Parallelism: images × heads × query tiles, one task each (dynamic scheduling on the pool). Only
+// the tiles of the first problem.queries tokens run when the caller wants no other rows.
 // Each task writes only its own rows and columns of out, lse and probs, and its arithmetic
 // depends only on (Br, Bc): results are bit-identical for every thread count.
 //
@@ -95,8 +96,8 @@ size_t SliceFloatsImpl(size_t head_dim, size_t key_tile) {
 void FlashImpl(const AttentionProblem& p, float* workspace, size_t slice, ThreadPool& pool,
                size_t key_tile, float* lse) {
   const hn::ScalableTag<float> d;
-  const size_t T = p.tokens, H = p.heads, dh = p.head_dim, D = H * dh, br = QueryTile();
-  const size_t tiles = (T + br - 1) / br;
+  const size_t T = p.tokens, Tq = p.query_tokens(), H = p.heads, dh = p.head_dim, D = H * dh;
+  const size_t br = QueryTile(), tiles = (Tq + br - 1) / br;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));
   auto task_fn = [&](size_t task, size_t worker) {
     const size_t tile = task % tiles, h = task / tiles % H, img = task / tiles / H;
@@ -109,7 +110,7 @@ void FlashImpl(const AttentionProblem& p, float* workspace, size_t slice, Thread
     t.ld = p.ld_qkv;
     t.tokens = T;
     t.head_dim = dh;
-    t.rows = std::min(br, T - q0);
+    t.rows = std::min(br, Tq - q0);
     t.scale = scale;
     t.key_tile = key_tile;
     t.out = p.out + (img * T + q0) * p.ld_out + h * dh;
@@ -175,6 +176,9 @@ void attention(const AttentionProblem& p, float* workspace, ThreadPool& pool,
     core::fail("flash::attention", "row stride smaller than the row (3D for qkv, D for out)");
   }
   if (!workspace) core::fail("flash::attention", "no workspace (see workspace_floats)");
+  if (p.queries > p.tokens || (p.probs && p.query_tokens() != p.tokens)) {
+    core::fail("flash::attention", "queries must be at most the tokens, and all of them with probs");
+  }
   const size_t bc = options.key_tile ? options.key_tile : default_key_tile(p.tokens, p.head_dim);
   // Align the slices: the kernels use unaligned accesses, but a 64-byte start keeps each
   // vector within one cache line.

@@ -28,7 +28,8 @@ struct Options {
 size_t workspace_floats(size_t tokens, size_t head_dim, size_t workers, size_t key_tile = 0);
 size_t workspace_bytes(size_t tokens, size_t head_dim, size_t workers, size_t key_tile = 0);
 
-// Same semantics as reference::attention per image (AttentionProblem in kernel_set.h).
+// Same semantics as reference::attention per image (AttentionProblem in kernel_set.h), for the
+// rows of its first problem.queries tokens when that is set.
 // `workspace` holds workspace_floats(tokens, head_dim, pool.size(), options.key_tile) floats,
 // any alignment. When problem.probs is set it receives the probabilities, recomputed from the
 // final log-sum-exp of each row.

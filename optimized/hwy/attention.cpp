@@ -1,7 +1,8 @@
 // Materialized multi-head attention for one image. Heads are the parallel unit (one task each:
 // 12 heads of T = 197 give each thread several independent tasks of ~10 MFLOP, which beats
-// threading inside each small product; /work/shared/facts.md). Per head h, with Tp = T rounded
-// up to whole vectors:
+// threading inside each small product; /work/shared/facts.md). Per head h, with Tq <= T the
+// tokens that attend (all of them but in a last block whose other rows nobody reads) and Tp = Tq
+// rounded up to whole vectors:
 //   qt = (Q_h/√d)ᵀ                     [d][Tp]   padding queries 0
 //   Sᵀ = K_h·qt                          [T][Tp]   the head's whole score matrix, transposed (one
 //                                                  key per row), written strip by strip (a strip:
@@ -64,10 +65,11 @@ inline constexpr size_t kPvRangeStrips = 4;
 struct HeadScratch {
   size_t tp, dp, queries, scores, padded;  // padded: each of V and O, 0 for whole vectors
 };
-HWY_INLINE HeadScratch HeadScratchLayout(size_t t, size_t dh) {
+// (t keys, tq queries: the layout for the largest problem, every token a query, sizes the scratch)
+HWY_INLINE HeadScratch HeadScratchLayout(size_t t, size_t tq, size_t dh) {
   const size_t L = hn::Lanes(hn::ScalableTag<float>());
   HeadScratch hs;
-  hs.tp = (t + L - 1) / L * L;
+  hs.tp = (tq + L - 1) / L * L;
   hs.dp = (dh + L - 1) / L * L;
   hs.queries = dh * hs.tp + hs.tp;  // qt, then 1/l per query
   hs.scores = t * hs.tp;
@@ -76,25 +78,26 @@ HWY_INLINE HeadScratch HeadScratchLayout(size_t t, size_t dh) {
 }
 
 size_t ScratchFloatsImpl(size_t t, size_t dh) {
-  const HeadScratch hs = HeadScratchLayout(t, dh);
+  const HeadScratch hs = HeadScratchLayout(t, t, dh);
   return hs.queries + hs.scores + 2 * hs.padded;
 }
 
-// One head: q, k, v point at row 0 of the head's columns (row stride ld); out at its output
-// columns (stride ld_out); probs, if not null, receives P [t][t].
+// One head: q, k, v point at row 0 of the head's columns (row stride ld); the first tq of the t
+// tokens attend; out at its output columns (stride ld_out); probs, if not null, receives P [t][t]
+// (tq == t).
 template <class D>
 HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY_RESTRICT k,
-                              const float* HWY_RESTRICT v, size_t ld, size_t t, size_t dh,
-                              float scale, float* HWY_RESTRICT out, size_t ld_out,
+                              const float* HWY_RESTRICT v, size_t ld, size_t t, size_t tq,
+                              size_t dh, float scale, float* HWY_RESTRICT out, size_t ld_out,
                               float* HWY_RESTRICT probs) {
   using V = hn::Vec<D>;
-  const HeadScratch hs = HeadScratchLayout(t, dh);
+  const HeadScratch hs = HeadScratchLayout(t, tq, dh);
   const size_t L = hn::Lanes(d), tp = hs.tp, dp = hs.dp, qvec = tp / L;
   float* HWY_RESTRICT qt = thread_scratch(Scratch::TransposedQ, hs.queries);
   float* HWY_RESTRICT inv_sum = qt + dh * tp;  // per query: 1 / Σ_keys p
   float* HWY_RESTRICT st = thread_scratch(Scratch::Scores, hs.scores);
 
-  TransposeQueries(q, ld, t, dh, scale, qt, tp, tp);
+  TransposeQueries(q, ld, tq, dh, scale, qt, tp, tp);
 
   // Query group by query group: its strip of Sᵀ = K·qt with each query's max over the keys, then
   // Pᵀ = exp(Sᵀ − max) in place over the strip while it is still in cache, and 1/l. Every
@@ -135,13 +138,14 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
   const size_t ldv = padded ? dp : ld, ldo = padded ? dp : ld_out;
   // Row range by row range, key blocks outermost inside a range: a block of V stays in L1 while
   // the range's rows pass, and the range's probabilities for that block in L2. The first block
-  // starts the accumulators at zero, the others add to O, the last scales it by 1/l.
+  // starts the accumulators at zero, the others add to O, the last scales it by 1/l. The key
+  // blocks depend on t alone, so a query's output is the same sum whatever tq is.
   const size_t kc = KBlock(t, kOutVectors * L);
   const size_t range_max = kPvRangeStrips * kQueryVectors * L;
-  const size_t ranges = (t + range_max - 1) / range_max;
-  const size_t range = ((t + ranges - 1) / ranges + kOutRows - 1) / kOutRows * kOutRows;
-  for (size_t i0 = 0; i0 < t; i0 += range) {
-    const size_t i1 = std::min(t, i0 + range);
+  const size_t ranges = (tq + range_max - 1) / range_max;
+  const size_t range = ((tq + ranges - 1) / ranges + kOutRows - 1) / kOutRows * kOutRows;
+  for (size_t i0 = 0; i0 < tq; i0 += range) {
+    const size_t i1 = std::min(tq, i0 + range);
     for (size_t k0 = 0; k0 < t; k0 += kc) {
       const size_t keys = std::min(kc, t - k0);
       const bool first = k0 == 0, last = k0 + keys == t;
@@ -166,20 +170,20 @@ HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY
     }
   }
   if (padded) {
-    for (size_t i = 0; i < t; ++i) {
+    for (size_t i = 0; i < tq; ++i) {
       std::memcpy(out + i * ld_out, opad + i * dp, dh * sizeof(float));
     }
   }
 }
 
-void AttentionImpl(const float* qkv, size_t ld_qkv, size_t tokens, size_t heads, size_t head_dim,
-                   float* out, size_t ld_out, float* probs, ThreadPool& pool) {
+void AttentionImpl(const float* qkv, size_t ld_qkv, size_t tokens, size_t queries, size_t heads,
+                   size_t head_dim, float* out, size_t ld_out, float* probs, ThreadPool& pool) {
   const hn::ScalableTag<float> d;
   const size_t dim = heads * head_dim;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   pool.run(heads, [&](size_t h, size_t) {
     const float* q = qkv + h * head_dim;
-    HeadAttention(d, q, q + dim, q + 2 * dim, ld_qkv, tokens, head_dim, scale,
+    HeadAttention(d, q, q + dim, q + 2 * dim, ld_qkv, tokens, queries, head_dim, scale,
                   out + h * head_dim, ld_out, probs ? probs + h * tokens * tokens : nullptr);
   });
 }
@@ -200,14 +204,17 @@ size_t attention_scratch_floats(size_t tokens, size_t head_dim) {
   return HWY_DYNAMIC_DISPATCH(ScratchFloatsImpl)(tokens, head_dim);
 }
 
-void attention(const float* qkv, size_t ld_qkv, size_t tokens, size_t heads, size_t head_dim,
-               float* out, size_t ld_out, float* probs, ThreadPool& pool) {
-  if (tokens == 0 || heads == 0 || head_dim == 0) return;
+void attention(const float* qkv, size_t ld_qkv, size_t tokens, size_t queries, size_t heads,
+               size_t head_dim, float* out, size_t ld_out, float* probs, ThreadPool& pool) {
+  if (tokens == 0 || queries == 0 || heads == 0 || head_dim == 0) return;
   if (ld_qkv < 3 * heads * head_dim || ld_out < heads * head_dim) {
     core::fail("hwy::attention", "row stride smaller than the row (3D for qkv, D for out)");
   }
-  HWY_DYNAMIC_DISPATCH(AttentionImpl)(qkv, ld_qkv, tokens, heads, head_dim, out, ld_out, probs,
-                                      pool);
+  if (queries > tokens || (probs && queries != tokens)) {
+    core::fail("hwy::attention", "queries must be at most the tokens, and all of them with probs");
+  }
+  HWY_DYNAMIC_DISPATCH(AttentionImpl)(qkv, ld_qkv, tokens, queries, heads, head_dim, out, ld_out,
+                                      probs, pool);
 }
 
 }  // namespace vitbench::optimized::hwy

@@ -54,10 +54,12 @@ void softmax(float* row, size_t n);
 
 // Materialized multi-head attention for one image (same layout as reference::attention):
 // qkv [T, 3D] with row stride ld_qkv, out [T, D] with row stride ld_out. Heads are spread over
-// `pool`; the per-head score matrix [T, T] is materialized in a per-worker workspace. When
-// `probs` is not null it receives the probabilities [H, T, T].
-void attention(const float* qkv, size_t ld_qkv, size_t tokens, size_t heads, size_t head_dim,
-               float* out, size_t ld_out, float* probs, ThreadPool& pool);
+// `pool`; the per-head score matrix [Tq, T] is materialized in a per-worker workspace. Only the
+// first `queries` tokens (Tq, <= T) attend: rows [0, queries) of out are written, every token is a
+// key. When `probs` is not null (only with queries == tokens) it receives the probabilities
+// [H, T, T].
+void attention(const float* qkv, size_t ld_qkv, size_t tokens, size_t queries, size_t heads,
+               size_t head_dim, float* out, size_t ld_out, float* probs, ThreadPool& pool);
 // The floats of per-worker scratch attention() holds for one head (its transposed score matrix
 // and queries; padded copies of V and O when head_dim is not a whole number of vectors).
 size_t attention_scratch_floats(size_t tokens, size_t head_dim);

@@ -478,8 +478,16 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   const BreakdownClass& qkv = b.classes[0];
   EXPECT_EQ(qkv.shape, "197x2304x768");
   EXPECT_NEAR(qkv.seconds, 0.015, 1e-12);  // Qkv is lap 3 of 10: 0.03 s over 2 forwards
-  EXPECT_NEAR(qkv.gflops, 12 * 2.0 * 197 * 2304 * 768 * 1e-9 / 0.015, 1e-6);
+  // k and v over every token in all 12 blocks; q over every token in 11, the class token in the
+  // last (forward.cpp).
+  const double qkv_flops = (12 * 197 * 1536 + (11 * 197 + 1) * 768) * 2.0 * 768;
+  EXPECT_NEAR(qkv.flops, qkv_flops, 1.0);
+  EXPECT_NEAR(qkv.gflops, qkv_flops * 1e-9 / 0.015, 1e-6);
   EXPECT_NEAR(qkv.percent_peak, qkv.gflops, 1e-9);  // peak 100
+  // 11 blocks of 197 queries against 197 keys, then the class token's against 197.
+  const BreakdownClass& attention = b.classes[4];
+  EXPECT_EQ(attention.name, "attention");
+  EXPECT_NEAR(attention.flops, (11 * 197 + 1) * 197 * 4.0 * 768, 1.0);
   const BreakdownClass& ln = b.classes[5];
   EXPECT_EQ(ln.name, "layer_norm");
   // 23 LayerNorms over 197 rows; the last LN2 and the final norm over the class token only.

@@ -142,13 +142,17 @@ TEST(Flops, VitB16MatchesThePublishedCount) {
 }
 
 TEST(Flops, TheOptimizedForwardSkipsTheLastBlocksUnreadRows) {
-  // The last block's projection and MLP on the 196 patch tokens class-token pooling never
-  // reads: 2·196·(768² + 2·768·3072) FLOPs.
+  // The last block's q, attention rows, projection and MLP of the 196 patch tokens class-token
+  // pooling never reads: 2·196·(768² + 768² + 2·768·3072) + 4·196·197·768 FLOPs.
   Config c = preset_config("vit-b16");
-  const double skipped = 2.0 * 196 * (768.0 * 768 + 2 * 768.0 * 3072);
+  const double skipped =
+      2.0 * 196 * (2 * 768.0 * 768 + 2 * 768.0 * 3072) + 4.0 * 196 * 197 * 768;
   EXPECT_DOUBLE_EQ(flops::model_per_image(c) - flops::optimized_per_image(c), skipped);
-  c.distilled = true;  // two tokens read of 198
-  EXPECT_DOUBLE_EQ(flops::model_per_image(c) - flops::optimized_per_image(c), skipped);
+  EXPECT_NEAR(flops::optimized_per_image(c) / 1e9, 32.7, 0.05);
+  c.distilled = true;  // two tokens read of 198: each of the 196 unread attends to 198 keys
+  const double skipped_distilled =
+      2.0 * 196 * (2 * 768.0 * 768 + 2 * 768.0 * 3072) + 4.0 * 196 * 198 * 768;
+  EXPECT_DOUBLE_EQ(flops::model_per_image(c) - flops::optimized_per_image(c), skipped_distilled);
   c.distilled = false;
   c.pooling = Pooling::Mean;  // every patch token read
   EXPECT_DOUBLE_EQ(flops::optimized_per_image(c), flops::model_per_image(c));

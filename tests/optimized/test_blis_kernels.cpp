@@ -181,13 +181,16 @@ TEST(BlisLinear, RefusesGeluBeforeAnInPlaceResidual) {
 
 // Runs blis::attention on a batch of `images` with misaligned, padded qkv and out, and checks
 // every output and probability against reference::attention within a bound derived from the
-// data (see the header comment and the steps below).
+// data (see the header comment and the steps below). With `queries` (0: all) only each image's
+// first tokens attend: their rows are checked, the others must be left as they were.
 std::vector<float> check_attention(size_t images, size_t tokens, size_t heads, size_t head_dim,
-                                   bool with_probs, size_t threads) {
+                                   bool with_probs, size_t threads, size_t queries = 0) {
   SCOPED_TRACE(testing::Message() << "images=" << images << " tokens=" << tokens
                                   << " heads=" << heads << " head_dim=" << head_dim
-                                  << " probs=" << with_probs << " threads=" << threads);
+                                  << " probs=" << with_probs << " threads=" << threads
+                                  << " queries=" << queries);
   const size_t D = heads * head_dim, ld_qkv = 3 * D + 3, ld_out = D + 2, T = tokens;
+  const size_t Tq = queries ? queries : T;
   // Uniform on [-2.5, 2.5] has variance 25/12, so scores Σq·k/√d have a standard deviation of
   // about 2: peaked rows, none one-hot, as in a trained model.
   const float scale_in = 2.5f;
@@ -204,6 +207,7 @@ std::vector<float> check_attention(size_t images, size_t tokens, size_t heads, s
   p.tokens = T;
   p.heads = heads;
   p.head_dim = head_dim;
+  p.queries = queries;
   p.out = out;
   p.ld_out = ld_out;
   p.probs = with_probs ? probs.data() : nullptr;
@@ -220,7 +224,7 @@ std::vector<float> check_attention(size_t images, size_t tokens, size_t heads, s
     }
     reference::attention(x.data(), T, heads, head_dim, y.data(), py.data());
     for (size_t h = 0; h < heads; ++h) {
-      for (size_t i = 0; i < T; ++i) {
+      for (size_t i = 0; i < Tq; ++i) {
         // Score error: a head_dim-term dot product plus the 1/√d scaling.
         double score_err = 0;
         for (size_t j = 0; j < T; ++j) {
@@ -257,9 +261,9 @@ std::vector<float> check_attention(size_t images, size_t tokens, size_t heads, s
         }
       }
     }
-    // Padding columns of out are the caller's.
+    // Padding columns of out, and the rows of tokens that did not attend, are the caller's.
     for (size_t t = 0; t < T; ++t) {
-      for (size_t j = D; j < ld_out; ++j) {
+      for (size_t j = t < Tq ? D : 0; j < ld_out; ++j) {
         const size_t at = (img * T + t) * ld_out + j;
         if (at < images * T * ld_out && out[at] != -7.0f && failures++ < 5) {
           ADD_FAILURE() << "padding overwritten at row " << t;
@@ -280,6 +284,12 @@ TEST(BlisAttention, MatchesReferenceAtTokens1And7And197) {
   // Odd head widths (not a multiple of any vector length) and a single head.
   check_attention(1, 7, 1, 7, true, 2);
   check_attention(3, 26, 3, 24, true, 2);
+}
+
+TEST(BlisAttention, OnlyTheLeadingTokensAttendInTheLastBlock) {
+  check_attention(1, 197, 3, 64, false, 2, 1);
+  check_attention(3, 198, 2, 64, false, 2, 2);
+  check_attention(2, 26, 3, 24, false, 1, 17);
 }
 
 TEST(BlisKernels, DescribeTheirConfiguration) {

@@ -25,8 +25,10 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "core/error.h"
 #include "core/metrics.h"
 #include "hwy/highway.h"
 #include "hwy/tests/hwy_gtest.h"
@@ -83,7 +85,9 @@ struct Result {
   std::vector<float> probs;  // [images, heads, tokens, tokens] when asked for
 };
 
-Result run_flash(const Problem& p, size_t threads, size_t key_tile, bool want_probs) {
+// queries: how many leading tokens of each image attend (0: all).
+Result run_flash(const Problem& p, size_t threads, size_t key_tile, bool want_probs,
+                 size_t queries = 0) {
   const size_t T = p.tokens, H = p.heads, D = p.dim(), ld_out = p.ld_out();
   std::vector<float> out_buf(1 + p.rows() * ld_out + 1, kSentinel);
   std::vector<float> probs_buf(want_probs ? 1 + p.images * H * T * T + 1 : 0, kSentinel);
@@ -98,6 +102,7 @@ Result run_flash(const Problem& p, size_t threads, size_t key_tile, bool want_pr
   ap.tokens = T;
   ap.heads = H;
   ap.head_dim = p.head_dim;
+  ap.queries = queries;
   ap.out = out_buf.data() + 1;
   ap.ld_out = ld_out;
   ap.probs = want_probs ? probs_buf.data() + 1 : nullptr;
@@ -411,6 +416,69 @@ TEST_P(FlashAttention, ScoresGrowingAcrossKeyTiles) {
 
 // Workspace: one query tile's state per worker, the same at every sequence length, against one
 // T×T score matrix per worker for the materialized kernels.
+// The forward's last block: only each image's leading tokens (class, distillation) attend, to
+// every key. Their rows match the reference, and bit for bit the full run's while the keys fit
+// one tile (a key tile's lagged-max redo is decided over the queries it holds); every other row
+// of out and lse is left as it was.
+TEST_P(FlashAttention, OnlyTheLeadingTokensAttend) {
+  const size_t tile = tiles(64).query_rows, one_key_tile = 2 * tiles(64).key_rows;
+  // 17: more than a vector of queries on every target; tile + 1: a second, ragged query tile.
+  for (const auto& [images, T, queries] :
+       {std::tuple{size_t{1}, size_t{197}, size_t{1}}, std::tuple{size_t{3}, size_t{198}, size_t{2}},
+        std::tuple{size_t{2}, size_t{577}, size_t{2}}, std::tuple{size_t{1}, size_t{100}, size_t{17}},
+        std::tuple{size_t{2}, size_t{130}, tile + 1}}) {
+    SCOPED_TRACE(::testing::Message() << "images=" << images << " T=" << T << " queries="
+                                      << queries);
+    const Problem p = random_problem(rng_, images, T, 3, 64);
+    const Result some = run_flash(p, 2, 0, false, queries);
+    const Result all = run_flash(p, 2, 0, false);
+    const Expected e = reference_answer(p);
+    const size_t D = p.dim();
+    std::vector<double> got, want;
+    for (size_t img = 0; img < images; ++img) {
+      for (size_t t = 0; t < T; ++t) {
+        const size_t row = img * T + t;
+        for (size_t c = 0; c < D; ++c) {
+          const float x = some.out[row * D + c];
+          if (t >= queries) {
+            ASSERT_EQ(x, kSentinel) << "row " << row;
+            continue;
+          }
+          if (T <= one_key_tile) {
+            ASSERT_EQ(x, all.out[row * D + c]) << "row " << row;
+          }
+          got.push_back(x);
+          want.push_back(e.out[row * D + c]);
+        }
+        for (size_t h = 0; h < p.heads && t >= queries; ++h) {
+          ASSERT_EQ(some.lse[(img * p.heads + h) * T + t], kSentinel);
+        }
+      }
+    }
+    const auto cmp = core::compare(got, want);
+    EXPECT_LE(cmp.max_rel_error, tolerance(p, e.max_score, 0)) << core::summarize(cmp);
+  }
+  // Probabilities are every query's: asking for them with fewer queries is refused.
+  const Problem p = random_problem(rng_, 1, 9, 1, 8);
+  std::vector<float> out(9 * 8), probs(81), ws(workspace_floats(9, 8, 1));
+  ThreadPool pool(1);
+  AttentionProblem ap;
+  ap.qkv = p.qkv();
+  ap.ld_qkv = p.ld_qkv();
+  ap.images = 1;
+  ap.tokens = 9;
+  ap.heads = 1;
+  ap.head_dim = 8;
+  ap.queries = 2;
+  ap.out = out.data();
+  ap.ld_out = 8;
+  ap.probs = probs.data();
+  EXPECT_THROW(attention(ap, ws.data(), pool), core::Error);
+  ap.probs = nullptr;
+  ap.queries = 10;
+  EXPECT_THROW(attention(ap, ws.data(), pool), core::Error);
+}
+
 TEST_P(FlashAttention, WorkspaceDoesNotGrowWithTokens) {
   for (size_t d : {24, 64, 80}) {
     const size_t w197 = workspace_floats(197, d, 2), w4097 = workspace_floats(4097, d, 2);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/metrics.h"
 #include "hwy/highway.h"
 #include "hwy/targets.h"
@@ -574,21 +575,35 @@ TEST_P(HwyKernels, SoftmaxShapes) {
 // ---------------------------------------------------------------------------------------------
 // Attention
 
+// `queries`: how many leading tokens attend (0: all). Their rows must match the reference's, and
+// bit for bit the rows the same call with every token attending writes; the others stay as they
+// were.
 void check_attention(std::mt19937_64& rng, size_t tokens, size_t heads, size_t head_dim,
-                     bool want_probs, size_t threads, std::vector<float>* out_copy = nullptr) {
+                     bool want_probs, size_t threads, std::vector<float>* out_copy = nullptr,
+                     size_t queries = 0) {
+  const size_t tq = queries ? queries : tokens;
   SCOPED_TRACE(::testing::Message() << "T=" << tokens << " H=" << heads << " d=" << head_dim
-                                    << " probs=" << want_probs << " threads=" << threads);
+                                    << " queries=" << tq << " probs=" << want_probs
+                                    << " threads=" << threads);
   const size_t dim = heads * head_dim, ld_qkv = 3 * dim + 5, ld_out = dim + 2;
   // Activations of unit size, as after LayerNorm and the qkv projection; scores ~ √d·(1/3)/√d.
   std::vector<float> qkv = uniform(rng, tokens * ld_qkv, -2, 2);
   std::vector<float> out(tokens * ld_out, -9.0f), probs(want_probs ? heads * tokens * tokens : 0);
   ThreadPool pool(threads);
-  attention(qkv.data(), ld_qkv, tokens, heads, head_dim, out.data(), ld_out,
+  attention(qkv.data(), ld_qkv, tokens, tq, heads, head_dim, out.data(), ld_out,
             want_probs ? probs.data() : nullptr, pool);
+  if (tq < tokens) {
+    std::vector<float> every(tokens * ld_out, -9.0f);
+    attention(qkv.data(), ld_qkv, tokens, tokens, heads, head_dim, every.data(), ld_out, nullptr,
+              pool);
+    EXPECT_EQ(std::memcmp(out.data(), every.data(), tq * ld_out * sizeof(float)), 0);
+    for (size_t i = tq * ld_out; i < tokens * ld_out; ++i) ASSERT_EQ(out[i], -9.0f) << i;
+  }
 
   const auto qkv_d = dense_double(qkv.data(), tokens, 3 * dim, ld_qkv);
   std::vector<double> expected(tokens * dim), expected_probs(heads * tokens * tokens);
   reference::attention(qkv_d.data(), tokens, heads, head_dim, expected.data(), expected_probs.data());
+  expected.resize(tq * dim);  // the rows that attended
   // Typical (random-walk) error terms, as in gemm_tolerance, each relative to the size of its
   // result: S = Q·Kᵀ sums d products, ~√d·u of the scores; softmax turns an absolute error δ of
   // the scaled scores (of size up to ~6 here: unit activations, 1/√d scale) into a relative
@@ -598,7 +613,7 @@ void check_attention(std::mt19937_64& rng, size_t tokens, size_t heads, size_t h
   const double d_root = std::sqrt(static_cast<double>(head_dim));
   const double t_root = std::sqrt(static_cast<double>(tokens));
   const double tol = (4 * (6 * d_root + 2 * t_root) + 8) * kU;
-  const auto cmp = core::compare(dense_double(out.data(), tokens, dim, ld_out), expected);
+  const auto cmp = core::compare(dense_double(out.data(), tq, dim, ld_out), expected);
   EXPECT_LE(cmp.max_rel_error, tol) << core::summarize(cmp);
   for (size_t t = 0; t < tokens; ++t) {
     for (size_t j = dim; j < ld_out; ++j) ASSERT_EQ(out[t * ld_out + j], -9.0f);
@@ -624,6 +639,22 @@ TEST_P(HwyKernels, AttentionShapes) {
   check_attention(rng_, 197, 2, 32, false, 2);
   check_attention(rng_, 13, 2, 48, true, 1);
   check_attention(rng_, 197, 1, 80, false, 1);
+}
+
+// The forward's last block: only the leading tokens (class, distillation) attend, to every key.
+// 1 and 2 queries of 197 and 198 (ViT-B/16, a distilled DeiT); a padded head size; more queries
+// than a vector and a P·V row range, ragged.
+TEST_P(HwyKernels, AttentionOfTheLeadingTokensOnly) {
+  check_attention(rng_, 197, 12, 64, false, 2, nullptr, 1);
+  check_attention(rng_, 198, 3, 64, false, 2, nullptr, 2);
+  check_attention(rng_, 17, 2, 33, false, 3, nullptr, 2);
+  check_attention(rng_, 197, 2, 32, false, 1, nullptr, lanes_ + 1);
+  check_attention(rng_, 300, 2, 16, false, 2, nullptr, 199);
+  ThreadPool pool(1);
+  std::vector<float> qkv(3 * 6 * 4, 0.5f), out(6 * 4), probs(6 * 6);
+  EXPECT_THROW(attention(qkv.data(), 12, 6, 7, 1, 4, out.data(), 4, nullptr, pool), core::Error);
+  EXPECT_THROW(attention(qkv.data(), 12, 6, 2, 1, 4, out.data(), 4, probs.data(), pool),
+               core::Error);
 }
 
 // What attention_bench reports as hwy's workspace: per worker, one head's whole score matrix
