@@ -164,7 +164,10 @@ void check_tolerances(const Fields& m, const Case& c, const std::string& where) 
 Case load_case_checked(const CaseRef& ref) {
   const fs::path dir(ref.dir);
   const std::string manifest_path = (dir / kManifest).string();
-  if (!fs::is_directory(dir)) corrupt(ref.dir, "case folder is missing");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec) || fs::is_empty(dir, ec)) {
+    corrupt(ref.dir, "case folder is missing or empty");
+  }
   if (!fs::is_regular_file(manifest_path)) corrupt(manifest_path, "missing");
   if (ref.manifest_sha256) {
     const std::string got = sha256_file_hex(manifest_path);
@@ -335,6 +338,10 @@ std::vector<CaseRef> list_cases(const std::string& golden_dir) {
     for (const auto& entry : fs::directory_iterator(root)) {
       const std::string name = entry.path().filename().string();
       if (!entry.is_directory() || name.empty() || name[0] == '.') continue;
+      // An empty folder is no case (git cannot even hold one: it is what a checkout or a copy
+      // leaves behind a deleted case), unless the index names it, below.
+      std::error_code empty_ec;
+      if (fs::is_empty(entry.path(), empty_ec) && !empty_ec) continue;
       here[name] = {name, entry.path().string(), std::nullopt};
     }
     // The index names every case generated into this folder with its manifest's hash, so a case

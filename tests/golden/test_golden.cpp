@@ -534,14 +534,20 @@ TEST_F(Corruption, TheIndexCatchesADeletedCaseAndAnEditedManifest) {
   EXPECT_THROW(load_case(list_cases(dir_.path()).at(0)), CorruptedGolden);
 
   fs::remove_all(case_dir_);
+  fs::create_directories(case_dir_);  // as a checkout can leave it: still the index's case
   const std::vector<CaseRef> refs = list_cases(dir_.path());
   ASSERT_EQ(refs.size(), 1u);
   try {
     load_case(refs[0]);
     ADD_FAILURE() << "a case listed in index.json but deleted must be corrupted";
   } catch (const CorruptedGolden& e) {
-    EXPECT_NE(std::string(e.what()).find("case folder is missing"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("case folder is missing or empty"), std::string::npos);
   }
+  // An empty folder the index does not name is no case at all; a folder with files is one.
+  fs::create_directories(dir_.path() / "left-behind");
+  EXPECT_EQ(list_cases(dir_.path()).size(), 1u);
+  testing::write_bytes((dir_.path() / "left-behind" / "notes.txt").string(), "x");
+  EXPECT_EQ(list_cases(dir_.path()).size(), 2u);
 }
 
 TEST_F(Corruption, ValuesChangedWithTheirHashFixedStillFailVerify) {

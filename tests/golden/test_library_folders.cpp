@@ -6,7 +6,6 @@
 // variants this suite refuses, are refused naming the variant.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -28,7 +27,6 @@
 namespace vitbench::golden {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::TempDir;
 
 std::string folders_dir() { return testing::source_dir() + "/golden/folders"; }
@@ -216,12 +214,10 @@ const std::set<std::string> kRefusedVariants = {"timm-vit-map-b1", "timm-vit-rop
 
 TEST(UnsupportedVariants, EachIsRefusedNamingItsVariant) {
   std::set<std::string> seen;
-  for (const auto& entry : fs::directory_iterator(unsupported_dir())) {
-    if (!entry.is_directory()) continue;
-    const std::string dir = entry.path().string();
-    const std::string name = entry.path().filename().string();
-    SCOPED_TRACE(name);
-    seen.insert(name);
+  for (const CaseRef& ref : list_cases(unsupported_dir())) {  // its folders and its index
+    const std::string& dir = ref.dir;
+    SCOPED_TRACE(ref.name);
+    seen.insert(ref.name);
     const nlohmann::json manifest = testing::read_json(dir + "/manifest.json");
     EXPECT_EQ(manifest["format"], "vitbench-golden-unsupported");
     const std::string variant = manifest.at("variant").get<std::string>();
