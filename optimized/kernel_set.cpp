@@ -3,7 +3,15 @@
 
 #include <utility>
 
+#include "core/error.h"
+
 namespace vitbench::optimized {
+
+void AttentionProblem::check_queries(const char* where) const {
+  if (queries > tokens || (probs && query_tokens() != tokens)) {
+    core::fail(where, "queries must be at most the tokens, and all of them with probs");
+  }
+}
 
 namespace {
 

@@ -58,6 +58,9 @@ struct AttentionProblem {
   float* probs = nullptr;  // [images, heads, tokens, tokens] when wanted (every query), else null
 
   size_t query_tokens() const { return queries ? queries : tokens; }
+  // Throws core::Error naming `where` unless queries is at most tokens, and all of them when
+  // probs are wanted.
+  void check_queries(const char* where) const;
 };
 
 struct AttentionKernel {

@@ -121,9 +121,7 @@ size_t attention_workspace_floats(size_t tokens, size_t, size_t workers) {
 
 void attention(const AttentionProblem& p, float* workspace, ThreadPool& pool) {
   const size_t T = p.tokens, Tq = p.query_tokens(), d = p.head_dim, D = p.heads * p.head_dim;
-  if (Tq > T || (p.probs && Tq != T)) {
-    core::fail("blis::attention", "queries must be at most the tokens, and all of them with probs");
-  }
+  p.check_queries("blis::attention");
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   auto head_task = [&](size_t task, size_t worker) {
     const size_t image = task / p.heads, head = task % p.heads;

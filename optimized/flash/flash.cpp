@@ -176,9 +176,7 @@ void attention(const AttentionProblem& p, float* workspace, ThreadPool& pool,
     core::fail("flash::attention", "row stride smaller than the row (3D for qkv, D for out)");
   }
   if (!workspace) core::fail("flash::attention", "no workspace (see workspace_floats)");
-  if (p.queries > p.tokens || (p.probs && p.query_tokens() != p.tokens)) {
-    core::fail("flash::attention", "queries must be at most the tokens, and all of them with probs");
-  }
+  p.check_queries("flash::attention");
   const size_t bc = options.key_tile ? options.key_tile : default_key_tile(p.tokens, p.head_dim);
   // Align the slices: the kernels use unaligned accesses, but a 64-byte start keeps each
   // vector within one cache line.

@@ -32,14 +32,14 @@ namespace hn = ::hwy::HWY_NAMESPACE;
 
 #if HWY_HAVE_FLOAT64
 // Σ x[i] and Σ (x[i] − mean)² in float64: loads of Lanes(dd) floats widened to doubles, into
-// four independent sums so that the adds' latency (3–4 cycles) does not bound the loop: with two
-// chains a 768-wide row's two sums took ~2 cycles per vector; with four, the widening converts
-// (one a cycle) set the pace.
+// four independent sums so that the adds' latency (3–4 cycles) does not bound the loop as it did
+// with two chains (~2 cycles per vector); the widening converts and the loads set the pace now
+// (LayerNorm alone 12–18% faster: docs/performance.md, session 13).
 HWY_INLINE void RowMoments(const float* HWY_RESTRICT x, size_t n, double* mean, double* var) {
   const hn::ScalableTag<double> dd;
   const hn::Rebind<float, decltype(dd)> df;  // as many floats as dd has doubles
   const size_t L = hn::Lanes(dd);
-  const auto wide = [&](size_t i) { return hn::PromoteTo(dd, hn::LoadU(df, x + i)); };
+  const auto wide = [&](size_t at) { return hn::PromoteTo(dd, hn::LoadU(df, x + at)); };
   auto s0 = hn::Zero(dd), s1 = hn::Zero(dd), s2 = hn::Zero(dd), s3 = hn::Zero(dd);
   size_t i = 0;
   for (; i + 4 * L <= n; i += 4 * L) {
@@ -54,7 +54,7 @@ HWY_INLINE void RowMoments(const float* HWY_RESTRICT x, size_t n, double* mean, 
   const double m = sum / static_cast<double>(n);
 
   const auto vm = hn::Set(dd, m);
-  const auto centred = [&](size_t i) { return hn::Sub(wide(i), vm); };
+  const auto centred = [&](size_t at) { return hn::Sub(wide(at), vm); };
   s0 = s1 = s2 = s3 = hn::Zero(dd);
   for (i = 0; i + 4 * L <= n; i += 4 * L) {
     const auto d0 = centred(i), d1 = centred(i + L), d2 = centred(i + 2 * L);

@@ -1,9 +1,10 @@
 // Model folders as timm and transformers write them (golden/folders/, golden/unsupported/; made by
 // golden/generate_folders.py where those libraries are installed). Every backend reads each
 // supported folder (the plain ViT; timm's CLIP towers, DeiT III, distilled DeiT, fc_norm, register
-// and QK-norm variants; transformers' two DeiT classes) as the library built it and matches the library's own float64 outputs, tap by tap;
-// a folder that reads as another model fails every backend. golden/unsupported's folders, of
-// variants this suite refuses, are refused naming the variant.
+// and QK-norm variants; transformers' two DeiT classes) as the library built it and matches the
+// library's own float64 outputs, tap by tap; a folder that reads as another model fails every
+// backend. golden/unsupported's folders, of variants this suite refuses, are refused naming the
+// variant.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -209,7 +210,8 @@ TEST(LibraryFolders, TimmsDistilledDeiTUnderTransformersNamesGivesTimmsLogits) {
 
 // golden/unsupported holds folders of variants this suite refuses, as timm writes them, with
 // timm's logits for the day they are computed. Each must be refused by load_model_folder in a
-// message that names its config.json and the variant its manifest names, never read as a plain ViT.
+// message that names its config.json and the variant its manifest names, never read as a plain
+// ViT.
 const std::set<std::string> kRefusedVariants = {"timm-vit-map-b1", "timm-vit-rope-b1"};
 
 TEST(UnsupportedVariants, EachIsRefusedNamingItsVariant) {

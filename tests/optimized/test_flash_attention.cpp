@@ -424,8 +424,10 @@ TEST_P(FlashAttention, OnlyTheLeadingTokensAttend) {
   const size_t tile = tiles(64).query_rows, one_key_tile = 2 * tiles(64).key_rows;
   // 17: more than a vector of queries on every target; tile + 1: a second, ragged query tile.
   for (const auto& [images, T, queries] :
-       {std::tuple{size_t{1}, size_t{197}, size_t{1}}, std::tuple{size_t{3}, size_t{198}, size_t{2}},
-        std::tuple{size_t{2}, size_t{577}, size_t{2}}, std::tuple{size_t{1}, size_t{100}, size_t{17}},
+       {std::tuple{size_t{1}, size_t{197}, size_t{1}},
+        std::tuple{size_t{3}, size_t{198}, size_t{2}},
+        std::tuple{size_t{2}, size_t{577}, size_t{2}},
+        std::tuple{size_t{1}, size_t{100}, size_t{17}},
         std::tuple{size_t{2}, size_t{130}, tile + 1}}) {
     SCOPED_TRACE(::testing::Message() << "images=" << images << " T=" << T << " queries="
                                       << queries);
