@@ -55,23 +55,16 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
     b.classes.push_back(k);
   };
   // The last block computes q, attention, the projection and the MLP for the rows pooling reads
-  // only (forward.cpp: last_block_tokens; the breakdown's forwards record no tap). Its k and v
-  // still cover every row.
+  // only (forward.cpp: last_block_tokens; the breakdown's forwards record no tap), as
+  // core::flops::optimized_blocks counts them.
   const size_t last_rows = N * c.pooled_tokens();
-  add("gemm.qkv", dims({rows, 3 * D, D}), ForwardOp::Qkv,
-      layers * core::flops::linear(rows, 2 * D, D) +
-          (layers - 1) * core::flops::linear(rows, D, D) + core::flops::linear(last_rows, D, D),
-      0);
-  auto after_attention = [&](size_t n, size_t k) {
-    return (layers - 1) * core::flops::linear(rows, n, k) + core::flops::linear(last_rows, n, k);
-  };
-  add("gemm.proj", dims({rows, D, D}), ForwardOp::Proj, after_attention(D, D), 0);
-  add("gemm.fc1", dims({rows, M, D}), ForwardOp::Fc1, after_attention(M, D), 0);
-  add("gemm.fc2", dims({rows, D, M}), ForwardOp::Fc2, after_attention(D, M), 0);
-  add("attention", dims({T, H, c.head_dim()}), ForwardOp::Attention,
-      static_cast<double>(N) *
-          ((layers - 1) * core::flops::attention(T, H, c.head_dim()) +
-           core::flops::attention_rows(c.pooled_tokens(), T, H, c.head_dim())),
+  const core::flops::BlockFlops blocks = core::flops::optimized_blocks(c);
+  const double images = static_cast<double>(N);
+  add("gemm.qkv", dims({rows, 3 * D, D}), ForwardOp::Qkv, images * blocks.qkv, 0);
+  add("gemm.proj", dims({rows, D, D}), ForwardOp::Proj, images * blocks.proj, 0);
+  add("gemm.fc1", dims({rows, M, D}), ForwardOp::Fc1, images * blocks.fc1, 0);
+  add("gemm.fc2", dims({rows, D, M}), ForwardOp::Fc2, images * blocks.fc2, 0);
+  add("attention", dims({T, H, c.head_dim()}), ForwardOp::Attention, images * blocks.attention,
       0);
   // Every LN1 and all but the last LN2 over all rows; the last LN2 and the final norm over the
   // rows the last block keeps.

@@ -4,21 +4,47 @@
 
 namespace vitbench::core::flops {
 
-double model_per_image(const Config& c) {
+namespace {
+
+// The patch embedding and the heads: the same on both sides.
+double outside_blocks(const Config& c) {
+  const size_t D = c.hidden_size;
+  return linear(c.num_patches(), D, c.patch_dim()) +
+         (c.distilled ? 2 : 1) * linear(1, c.num_labels, D);
+}
+
+// One block in which the first `rows` tokens' queries attend and go on (T of them: every token).
+BlockFlops block(const Config& c, size_t rows) {
   const size_t T = c.num_tokens(), D = c.hidden_size, M = c.intermediate_size;
-  const double patch = linear(c.num_patches(), D, c.patch_dim());
-  const double block = linear(T, 3 * D, D) + attention(T, c.num_heads, c.head_dim()) +
-                       linear(T, D, D) + linear(T, M, D) + linear(T, D, M);
-  const double heads = (c.distilled ? 2 : 1) * linear(1, c.num_labels, D);
-  return patch + c.num_layers * block + heads;
+  BlockFlops b;
+  b.qkv = linear(T, 2 * D, D) + linear(rows, D, D);  // k and v for every token
+  b.attention = attention_rows(rows, T, c.num_heads, c.head_dim());
+  b.proj = linear(rows, D, D);
+  b.fc1 = linear(rows, M, D);
+  b.fc2 = linear(rows, D, M);
+  return b;
+}
+
+}  // namespace
+
+double model_per_image(const Config& c) {
+  return outside_blocks(c) + c.num_layers * block(c, c.num_tokens()).total();
+}
+
+BlockFlops optimized_blocks(const Config& c) {
+  const double earlier = static_cast<double>(c.num_layers - 1);
+  const BlockFlops every = block(c, c.num_tokens()), last = block(c, c.pooled_tokens());
+  BlockFlops sum;
+  sum.qkv = earlier * every.qkv + last.qkv;
+  sum.attention = earlier * every.attention + last.attention;
+  sum.proj = earlier * every.proj + last.proj;
+  sum.fc1 = earlier * every.fc1 + last.fc1;
+  sum.fc2 = earlier * every.fc2 + last.fc2;
+  return sum;
 }
 
 double optimized_per_image(const Config& c) {
-  const size_t T = c.num_tokens(), unread = T - c.pooled_tokens();
-  const size_t D = c.hidden_size, M = c.intermediate_size, H = c.num_heads, d = c.head_dim();
-  const double unread_queries = linear(unread, D, D) + attention_rows(unread, T, H, d);
-  return model_per_image(c) -
-         (unread_queries + linear(unread, D, D) + linear(unread, M, D) + linear(unread, D, M));
+  return outside_blocks(c) + optimized_blocks(c).total();
 }
 
 double weight_bytes(const Config& c) {

@@ -37,11 +37,20 @@ inline double elementwise_bytes(size_t n) { return 8.0 * n; }
 // layers and attention, and the head. What the reference and the peers compute.
 double model_per_image(const Config& config);
 
-// What the optimized backends' shared forward computes when no tap asks for more
-// (optimized/forward.cpp): the same less, in the last block, the queries, the attention rows,
-// the projection and the MLP of the tokens that pooling does not read (all but
-// Config::pooled_tokens). ViT-B/16 at 224 with class-token pooling: 32.7 of 35.1 GFLOP. Their
-// GFLOP/s and % of peak count these, the work they do.
+// What the optimized backends' shared forward computes in the blocks when no tap asks for more
+// (optimized/forward.cpp), per image and layer kind, summed over the blocks: the model's work
+// less, in the last block, the queries, the attention rows, the projection and the MLP of the
+// tokens that pooling does not read (all but Config::pooled_tokens). The one statement of that
+// rule for the FLOP totals and the per-op breakdown (bench/breakdown.cpp).
+struct BlockFlops {
+  double qkv = 0, attention = 0, proj = 0, fc1 = 0, fc2 = 0;
+  double total() const { return qkv + attention + proj + fc1 + fc2; }
+};
+BlockFlops optimized_blocks(const Config& config);
+
+// The whole optimized forward: optimized_blocks, the patch embedding and the heads. ViT-B/16 at
+// 224 with class-token pooling: 32.7 of 35.1 GFLOP. Their GFLOP/s and % of peak count these, the
+// work they do.
 double optimized_per_image(const Config& config);
 
 // Float32 bytes of the model's weights (every parameter core::parameter_slots lists).

@@ -197,7 +197,7 @@ TEST_P(BackendVsReference, ThreadCountsGiveBitIdenticalLogits) {
   EXPECT_EQ(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)), 0);
 }
 
-// Without taps, the last block's projection and MLP run on the tokens pooling reads only
+// Without taps, the last block's queries, projection and MLP run on the tokens pooling reads only
 // (forward.cpp: last_block_tokens). That pass, which infer and every benchmark time, must give
 // the logits of the pass that fills every tap, and the reference's. The kept rows go through the
 // same kernels with fewer rows. hwy's GEMM computes a row the same whatever the row count, and

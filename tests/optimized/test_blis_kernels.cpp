@@ -292,16 +292,8 @@ TEST(BlisAttention, OnlyTheLeadingTokensAttendInTheLastBlock) {
   check_attention(2, 26, 3, 24, false, 1, 17);
   // More queries than tokens, and probabilities (every query's) with fewer, are refused.
   std::vector<float> qkv(3 * 4 * 8, 0.5f), out(4 * 8), probs(4 * 4), workspace(4 * 4);
-  AttentionProblem p;
-  p.qkv = qkv.data();
-  p.ld_qkv = 3 * 8;
-  p.images = 1;
-  p.tokens = 4;
-  p.heads = 1;
-  p.head_dim = 8;
-  p.queries = 5;
-  p.out = out.data();
-  p.ld_out = 8;
+  AttentionProblem p{.qkv = qkv.data(), .ld_qkv = 3 * 8, .images = 1, .tokens = 4, .heads = 1,
+                     .head_dim = 8, .queries = 5, .out = out.data(), .ld_out = 8};
   ThreadPool pool(1);
   EXPECT_THROW(attention(p, workspace.data(), pool), core::Error);
   p.queries = 2;
