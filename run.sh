@@ -15,7 +15,7 @@ case "$mode" in
   *) echo "usage: ./run.sh [test|asan]" >&2; exit 2 ;;
 esac
 
-packages=(g++ cmake make pkg-config git ca-certificates
+packages=(g++ cmake make ninja-build pkg-config git ca-certificates
           libblis-dev libhwy-dev nlohmann-json3-dev libbenchmark-dev libgtest-dev libcli11-dev libstb-dev)
 if [ "$mode" != main ]; then
   # The tests' own tools: clang's libFuzzer and sanitizer runtimes (tests/fuzz), Chromium for the
@@ -42,10 +42,15 @@ jobs="$(nproc)"
 # is spent on.
 phase() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 # Unity builds: several files per compiler run, which cuts a clean build's time by about 40%
-# (CMakeLists.txt says why).
+# (CMakeLists.txt says why). Ninja rather than Makefiles for a new build folder: it keeps both
+# cores busy across targets where make leaves one idle behind a target's dependencies (a clean
+# Release build 2m41s against 3m12s; README, "Quick start"). A folder configured before keeps
+# the generator it has, as CMake requires.
 build() {  # build DIR TARGET [cmake options...]   (TARGET all: everything, the tests included)
   local dir="$1" target="$2"; shift 2
-  cmake -S . -B "$dir" -DVITBENCH_WERROR=ON -DCMAKE_UNITY_BUILD=ON "$@" >/dev/null
+  local generator=()
+  [ -f "$dir/CMakeCache.txt" ] || generator=(-G Ninja)
+  cmake -S . -B "$dir" "${generator[@]}" -DVITBENCH_WERROR=ON -DCMAKE_UNITY_BUILD=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" --target "$target"
 }
 

@@ -27,7 +27,11 @@ if [ -z "$cc" ] || [ -z "$cxx" ]; then
 fi
 
 echo "== fuzz: building ${#targets[@]} targets with $cxx in $build"
-cmake -S . -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
+# Ninja for a new folder, as ./run.sh builds: make would build the targets named one after
+# another (its top-level Makefile is .NOTPARALLEL), one core idle for most of the 109 s.
+generator=()
+[ -f "$build/CMakeCache.txt" ] || generator=(-G Ninja)
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_FUZZ=ON -DVITBENCH_WERROR=ON \
   -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build "$build" -j"${JOBS:-$(nproc)}" --target "${targets[@]}"
