@@ -27,10 +27,11 @@ if [ -z "$cc" ] || [ -z "$cxx" ]; then
 fi
 
 echo "== fuzz: building ${#targets[@]} targets with $cxx in $build"
-# Ninja for a new folder, as ./run.sh builds: make would build the targets named one after
-# another (its top-level Makefile is .NOTPARALLEL), one core idle for most of the 109 s.
+# Ninja for a new folder where it is installed, as ./run.sh builds: make builds the targets
+# named one after another (its top-level Makefile is .NOTPARALLEL), one core idle for most of
+# the 109 s that took.
 generator=()
-[ -f "$build/CMakeCache.txt" ] || generator=(-G Ninja)
+[ -f "$build/CMakeCache.txt" ] || ! command -v ninja >/dev/null || generator=(-G Ninja)
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVITBENCH_FUZZ=ON -DVITBENCH_WERROR=ON \
   -DCMAKE_UNITY_BUILD=ON >/dev/null
