@@ -23,6 +23,7 @@
 #include "core/flops.h"
 #include "core/weights.h"
 #include "optimized/hwy/kernels.h"
+#include "optimized/thread_pool.h"
 
 namespace vitbench::bench {
 namespace {
@@ -233,6 +234,12 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
     if (b == 0) core::fail("--batch", "batch sizes must be positive");
   }
   if (threads.empty()) core::fail("--threads", "no thread count given");
+  for (size_t t : threads) {
+    if (t > optimized::kMaxThreads) {
+      core::fail("--threads", "at most " + std::to_string(optimized::kMaxThreads) + ", not " +
+                                  std::to_string(t));
+    }
+  }
   if (batches.empty()) core::fail("--batch", "no batch size given");
   const FlagPlan flags = plan_flags(options.benchmark_flags);
 

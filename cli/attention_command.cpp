@@ -12,6 +12,7 @@
 
 #include "cli/backends.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/simd_option.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -169,8 +170,8 @@ Command add_attention_command(CLI::App& app) {
   npy->expected(0, 1);
   sub->add_option("--backend", o->backend, "Backend (see `vitbench backends`)")
       ->capture_default_str();
-  sub->add_option("--threads", o->threads, "Threads (a positive integer)")
-      ->check(CLI::PositiveNumber)
+  sub->add_option("--threads", o->threads, thread_count_help())
+      ->check(thread_count())
       ->capture_default_str();
   auto simd = add_simd_option(sub);
   return {sub, [o, npy, simd] {

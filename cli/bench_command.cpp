@@ -11,6 +11,7 @@
 #include "bench/profiles.h"
 #include "bench/registration.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/simd_option.h"
 #include "core/error.h"
 #include "golden/manifest.h"
@@ -58,10 +59,10 @@ Command add_bench_command(CLI::App& app) {
   auto* threads = sub->add_option("--threads", o->threads,
                                   "Thread counts, comma-separated (default: the machine's)")
                       ->delimiter(',')
-                      ->check(CLI::PositiveNumber);
+                      ->check(thread_count());
   auto* batches = sub->add_option("--batch", o->batches, "Batch sizes, comma-separated")
                       ->delimiter(',')
-                      ->check(CLI::PositiveNumber);
+                      ->check(positive_number());
   auto* ops = sub->add_option("--ops", o->ops,
                               "Ops to time alone, comma-separated: linear, layer_norm, gelu, "
                               "softmax, attention; `all`, or `none` for whole models only")
@@ -69,12 +70,12 @@ Command add_bench_command(CLI::App& app) {
   sub->add_flag("--ops-only", o->ops_only, "Time the ops only, no whole models");
   auto* min_time = sub->add_option("--min-time", o->min_time,
                                    "Minimum seconds per repetition (Google Benchmark min_time)")
-                       ->check(CLI::PositiveNumber);
+                       ->check(positive_number());
   auto* repetitions =
       sub->add_option("--repetitions", o->repetitions,
                       "Repetitions per benchmark; the report keeps each and their mean, median, "
                       "stddev and CV, and the summary quotes the median")
-          ->check(CLI::PositiveNumber);
+          ->check(positive_number());
   sub->add_option("--seed", o->seed, "Seed of the presets' synthetic weights")
       ->capture_default_str();
   sub->add_option("--reports-dir", o->reports_dir,

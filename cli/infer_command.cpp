@@ -8,6 +8,7 @@
 
 #include "cli/backends.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/simd_option.h"
 #include "core/atomic_file.h"
 #include "core/images.h"
@@ -122,7 +123,7 @@ Command add_infer_command(CLI::App& app) {
                       "model expects (default: seeded synthetic images)");
   CLI::Option* batch =
       sub->add_option("--batch", options->batch, "Number of synthetic images when --input is not given")
-          ->check(CLI::PositiveNumber)
+          ->check(positive_number())
           ->capture_default_str();
   CLI::Option* input_seed =
       sub->add_option("--input-seed", options->input_seed, "Seed of the synthetic images")
@@ -138,13 +139,13 @@ Command add_infer_command(CLI::App& app) {
       ->excludes(input_seed);
   sub->add_option("--backend", options->backend, "Backend (see `vitbench backends`)")
       ->capture_default_str();
-  sub->add_option("--threads", options->threads, "Threads (a positive integer)")
-      ->check(CLI::PositiveNumber)
+  sub->add_option("--threads", options->threads, thread_count_help())
+      ->check(thread_count())
       ->capture_default_str();
   sub->add_option("--output", options->output,
                   "Write float32 logits [N, num_labels] to this .npy (its folder must exist)");
   sub->add_option("--top", options->top, "How many classes to print per image")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number())
       ->capture_default_str();
   sub->add_flag("--json", options->json,
                 "Print the top classes as one JSON document on stdout, and nothing else there");

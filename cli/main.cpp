@@ -50,5 +50,10 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "vitbench: error: out of memory\n");
     return 2;
+  } catch (const std::exception& e) {
+    // What the suite did not foresee (a library's or the system's own exception) still ends
+    // as one line and a non-zero exit, never as std::terminate's abort.
+    std::fprintf(stderr, "vitbench: error: %s\n", vitbench::core::one_line(e.what()).c_str());
+    return 2;
   }
 }

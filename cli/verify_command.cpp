@@ -4,6 +4,7 @@
 
 #include "cli/backends.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/simd_option.h"
 #include "golden/verify.h"
 
@@ -30,8 +31,8 @@ Command add_verify_command(CLI::App& app) {
   sub->add_option("--case", options->cases, "Golden case(s) to run (repeatable; default: all)");
   sub->add_option("--golden", options->golden_dir,
                   "Folder of golden cases (default: the repository's golden/)");
-  sub->add_option("--threads", options->threads, "Threads (a positive integer)")
-      ->check(CLI::PositiveNumber)
+  sub->add_option("--threads", options->threads, thread_count_help())
+      ->check(thread_count())
       ->capture_default_str();
   sub->add_option("--json", options->json_path, "Write the results as JSON to this file");
   auto simd = add_simd_option(sub);

@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -54,6 +56,19 @@ bool spin_until(Pred pred) {
     if (pred()) return true;
     cpu_relax();
     if ((i & 63) == 0 && std::chrono::steady_clock::now() > deadline) return pred();
+  }
+}
+
+// Rethrows the exception in flight from starting the workers. The system's refusal to start
+// one more thread (std::system_error, e.g. at --threads 100000) becomes one line a user can act
+// on, where it would otherwise end the process in std::terminate.
+[[noreturn]] void rethrow_start_failure(size_t wanted, size_t started) {
+  try {
+    throw;
+  } catch (const std::system_error& e) {
+    core::fail("ThreadPool", "cannot start " + std::to_string(wanted) +
+                                 " threads (the system refused after " + std::to_string(started) +
+                                 ": " + e.what() + ")");
   }
 }
 
@@ -138,9 +153,11 @@ struct ThreadPool::State {
 };
 
 ThreadPool::ThreadPool(size_t threads) : threads_(threads), state_(new State) {
-  if (threads == 0) {
+  if (threads == 0 || threads > kMaxThreads) {
     delete state_;
-    core::fail("ThreadPool", "needs at least one thread");
+    core::fail("ThreadPool", threads == 0 ? "needs at least one thread"
+                                          : std::to_string(threads) + " threads: at most " +
+                                                std::to_string(kMaxThreads));
   }
   try {
     state_->threads.reserve(threads - 1);
@@ -148,9 +165,10 @@ ThreadPool::ThreadPool(size_t threads) : threads_(threads), state_(new State) {
       state_->threads.emplace_back([this, w] { state_->worker_loop(w); });
     }
   } catch (...) {
+    const size_t started = state_->threads.size() + 1;  // the caller's thread is one
     state_->shutdown();  // the threads already started must not outlive the state
     delete state_;
-    throw;
+    rethrow_start_failure(threads, started);
   }
 }
 

@@ -8,9 +8,15 @@
 
 namespace vitbench::optimized {
 
+// The most threads a run may ask for (--threads, everywhere). More than any CPU this suite
+// measures has hardware threads for; far beyond that, starting them is what a run would do:
+// this VM refuses the 32 452nd thread after ~10 s of starting the others, and a benchmark's
+// peak measurement would first spin that many threads on two cores.
+inline constexpr size_t kMaxThreads = 1024;
+
 class ThreadPool {
  public:
-  explicit ThreadPool(size_t threads);  // threads >= 1; the caller's thread is worker 0
+  explicit ThreadPool(size_t threads);  // 1 <= threads <= kMaxThreads; the caller is worker 0
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

@@ -267,6 +267,7 @@ TEST(BenchRun, RefusesBadOptionsBeforeAnyWork) {
   refused([&](Options& o) { o.reports_dir = dir / "missing"; }, "does not exist");
   refused([](Options& o) { o.models = std::vector<std::string>{"vit-q16"}; }, "vit-q16");
   refused([](Options& o) { o.batches = std::vector<size_t>{0}; }, "positive");
+  refused([](Options& o) { o.threads = std::vector<size_t>{2, 5000}; }, "at most 1024, not 5000");
   refused([](Options& o) {
     o.models_too = false;
     o.ops = std::vector<std::string>{};

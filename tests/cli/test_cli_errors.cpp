@@ -242,9 +242,15 @@ TEST_F(CliErrors, NanOrInfInTheInput) {
 TEST_F(CliErrors, UnknownOptionOrBackendAndBadThreads) {
   expect_refused(infer({"--frobnicate"}), "--frobnicate", "");
   expect_refused(infer({"--backend", "gpu"}), "gpu", "unknown backend");
-  for (const char* threads : {"0", "-2", "two", "1.5"}) {
-    expect_refused(infer({"--threads", threads}), "--threads", "");
+  for (const char* threads : {"0", "-2", "two", "nan"}) {
+    expect_refused(infer({"--threads", threads}), "--threads",
+                   std::string("must be a positive number, not \"") + threads + "\"");
   }
+  expect_refused(infer({"--threads", "1.5"}), "--threads", "1.5");
+  // Far more threads than any CPU has: refused at once (optimized::kMaxThreads), where starting
+  // them would take seconds before the system refused one.
+  expect_refused(infer({"--threads", "100000"}), "--threads", "at most 1024, not 100000");
+  expect_refused(infer({"--top", "0"}), "--top", "must be a positive number");
 }
 
 TEST_F(CliErrors, OutputFolderMustExist) {
