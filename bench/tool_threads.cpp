@@ -7,11 +7,12 @@
 #include <cstring>
 
 #include "bench/machine_info.h"
+#include "optimized/thread_pool.h"
 
 namespace vitbench::bench {
 
 std::vector<size_t> parse_thread_counts(const std::string& list, const char* tool) {
-  constexpr unsigned long kMax = 4096;
+  constexpr unsigned long kMax = optimized::kMaxThreads;
   std::vector<size_t> counts;
   for (size_t begin = 0; begin <= list.size();) {
     const size_t comma = std::min(list.find(',', begin), list.size());
