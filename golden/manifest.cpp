@@ -318,7 +318,11 @@ std::string default_golden_dir() { return std::string(VITBENCH_SOURCE_DIR) + "/g
 
 std::vector<CaseRef> list_cases(const std::string& golden_dir) {
   std::error_code ec;
-  if (!fs::is_directory(golden_dir, ec)) core::fail(golden_dir, "golden folder does not exist");
+  if (!fs::is_directory(golden_dir, ec)) {
+    core::fail(golden_dir, fs::exists(golden_dir, ec)
+                               ? "is not a folder (give the golden folder, or one case's)"
+                               : "golden folder does not exist");
+  }
   if (fs::is_regular_file(fs::path(golden_dir) / kManifest)) {
     const fs::path p = fs::path(golden_dir).lexically_normal();
     std::string name = (p.has_filename() ? p : p.parent_path()).filename().string();

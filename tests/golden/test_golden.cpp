@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -14,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "core/weights.h"
 #include "golden/manifest.h"
 #include "golden/verify.h"
@@ -414,6 +416,22 @@ TEST(VerifyCommand, TheRepositorysGoldenFolderHoldsBothKindsOfCase) {
     EXPECT_NE(std::string(e.what()).find("case \"sincos-b2\" is also in"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(VerifyCommand, AGoldenFolderThatIsMissingOrAFileIsNamed) {
+  TempDir dir;
+  const auto refused = [](const std::string& path, const std::string& says) {
+    try {
+      list_cases(path);
+      ADD_FAILURE() << "accepted " << path;
+    } catch (const core::Error& e) {
+      EXPECT_EQ(std::string(e.what()), path + ": " + says);
+    }
+  };
+  refused((dir.path() / "missing").string(), "golden folder does not exist");
+  const std::string file = (dir.path() / "manifest.json").string();
+  std::ofstream(file) << "{}";
+  refused(file, "is not a folder (give the golden folder, or one case's)");
 }
 
 // ---- Corrupted goldens are not backend failures -------------------------------------------------
