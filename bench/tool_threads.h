@@ -13,7 +13,8 @@
 namespace vitbench::bench {
 
 // The counts of a comma-separated list, in order, repeats dropped; or an empty vector after
-// printing one line on stderr, "TOOL: --threads: 'ITEM' is not a thread count from 1 to 1024" (optimized::kMaxThreads).
+// printing one line on stderr, "TOOL: --threads: 'ITEM' is not a thread count from 1 to 1024"
+// (optimized::kMaxThreads).
 std::vector<size_t> parse_thread_counts(const std::string& list, const char* tool);
 
 // Takes --threads=LIST out of argv (argc shrinks) and returns its counts, or the default above;
