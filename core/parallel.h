@@ -6,10 +6,28 @@
 #include <algorithm>
 #include <cstddef>
 #include <exception>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include "core/error.h"
+
 namespace vitbench::core {
+
+// For a catch block around starting `wanted` threads, of which `started` ran (and have been
+// joined; a pool counts its caller's thread): the system's refusal to start one more
+// (std::system_error: a limit on threads, or no memory for a stack) becomes one core::Error
+// naming `where`, where it would otherwise reach std::terminate; anything else is rethrown.
+[[noreturn]] inline void rethrow_thread_start_failure(const std::string& where, size_t wanted,
+                                                      size_t started) {
+  try {
+    throw;
+  } catch (const std::system_error& e) {
+    fail(where, "cannot start " + std::to_string(wanted) + " threads (the system refused after " +
+                    std::to_string(started) + ": " + e.what() + ")");
+  }
+}
 
 template <typename Fn>  // Fn(size_t begin, size_t end)
 void parallel_for(size_t n, size_t threads, Fn&& fn) {
@@ -20,15 +38,21 @@ void parallel_for(size_t n, size_t threads, Fn&& fn) {
   }
   std::vector<std::thread> pool;
   std::vector<std::exception_ptr> errors(threads);
-  for (size_t t = 0; t < threads; ++t) {
-    const size_t begin = n * t / threads, end = n * (t + 1) / threads;
-    pool.emplace_back([&, t, begin, end] {
-      try {
-        fn(begin, end);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    });
+  try {
+    pool.reserve(threads);
+    for (size_t t = 0; t < threads; ++t) {
+      const size_t begin = n * t / threads, end = n * (t + 1) / threads;
+      pool.emplace_back([&, t, begin, end] {
+        try {
+          fn(begin, end);
+        } catch (...) {
+          errors[t] = std::current_exception();
+        }
+      });
+    }
+  } catch (...) {
+    for (auto& th : pool) th.join();  // a joinable thread left behind would be std::terminate
+    rethrow_thread_start_failure("parallel_for", threads, pool.size());
   }
   for (auto& th : pool) th.join();
   for (auto& e : errors) {

@@ -7,10 +7,14 @@
 
 namespace vitbench::optimized {
 
-void AttentionProblem::check_queries(const char* where) const {
-  if (queries > tokens || (probs && query_tokens() != tokens)) {
+void check_attention_queries(const char* where, size_t tokens, size_t queries, bool probs) {
+  if (queries > tokens || (probs && queries != tokens)) {
     core::fail(where, "queries must be at most the tokens, and all of them with probs");
   }
+}
+
+void AttentionProblem::check_queries(const char* where) const {
+  check_attention_queries(where, tokens, query_tokens(), probs != nullptr);
 }
 
 namespace {

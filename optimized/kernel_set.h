@@ -58,10 +58,14 @@ struct AttentionProblem {
   float* probs = nullptr;  // [images, heads, tokens, tokens] when wanted (every query), else null
 
   size_t query_tokens() const { return queries ? queries : tokens; }
-  // Throws core::Error naming `where` unless queries is at most tokens, and all of them when
-  // probs are wanted.
+  // check_attention_queries on this problem.
   void check_queries(const char* where) const;
 };
+
+// Throws core::Error naming `where` unless the `queries` leading tokens that attend are at most
+// the `tokens`, and all of them when the probabilities are wanted (an attention map has a row
+// per token). Every attention kernel's rule, whatever form its arguments take.
+void check_attention_queries(const char* where, size_t tokens, size_t queries, bool probs);
 
 struct AttentionKernel {
   // Floats of scratch the kernel needs for a problem of this shape on `workers` workers. The

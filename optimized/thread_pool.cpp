@@ -21,12 +21,12 @@
 #include <exception>
 #include <mutex>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -56,19 +56,6 @@ bool spin_until(Pred pred) {
     if (pred()) return true;
     cpu_relax();
     if ((i & 63) == 0 && std::chrono::steady_clock::now() > deadline) return pred();
-  }
-}
-
-// Rethrows the exception in flight from starting the workers. The system's refusal to start
-// one more thread (std::system_error, e.g. at --threads 100000) becomes one line a user can act
-// on, where it would otherwise end the process in std::terminate.
-[[noreturn]] void rethrow_start_failure(size_t wanted, size_t started) {
-  try {
-    throw;
-  } catch (const std::system_error& e) {
-    core::fail("ThreadPool", "cannot start " + std::to_string(wanted) +
-                                 " threads (the system refused after " + std::to_string(started) +
-                                 ": " + e.what() + ")");
   }
 }
 
@@ -168,7 +155,7 @@ ThreadPool::ThreadPool(size_t threads) : threads_(threads), state_(new State) {
     const size_t started = state_->threads.size() + 1;  // the caller's thread is one
     state_->shutdown();  // the threads already started must not outlive the state
     delete state_;
-    rethrow_start_failure(threads, started);
+    core::rethrow_thread_start_failure("ThreadPool", threads, started);
   }
 }
 

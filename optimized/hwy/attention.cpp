@@ -35,6 +35,7 @@
 
 #include "optimized/hwy/kernels.h"
 #include "optimized/hwy/workspace.h"
+#include "optimized/kernel_set.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "optimized/hwy/attention.cpp"
@@ -210,9 +211,7 @@ void attention(const float* qkv, size_t ld_qkv, size_t tokens, size_t queries, s
   if (ld_qkv < 3 * heads * head_dim || ld_out < heads * head_dim) {
     core::fail("hwy::attention", "row stride smaller than the row (3D for qkv, D for out)");
   }
-  if (queries > tokens || (probs && queries != tokens)) {
-    core::fail("hwy::attention", "queries must be at most the tokens, and all of them with probs");
-  }
+  check_attention_queries("hwy::attention", tokens, queries, probs != nullptr);
   HWY_DYNAMIC_DISPATCH(AttentionImpl)(qkv, ld_qkv, tokens, queries, heads, head_dim, out, ld_out,
                                       probs, pool);
 }

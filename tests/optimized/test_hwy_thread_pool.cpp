@@ -3,13 +3,8 @@
 // (see docs/performance.md, "Thread pool").
 #include <gtest/gtest.h>
 
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -17,6 +12,7 @@
 
 #include "core/error.h"
 #include "optimized/thread_pool.h"
+#include "tests/address_space_cap.h"
 
 namespace vitbench::optimized {
 namespace {
@@ -100,64 +96,16 @@ TEST(HwyThreadPool, RefusesNestedRunsAndThreadCountsOutOfRange) {
   EXPECT_EQ(count.load(), 3);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-constexpr bool kSanitized = __has_feature(address_sanitizer) || __has_feature(thread_sanitizer);
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// A system that refuses to start a worker (EAGAIN from pthread_create, as at --threads 32452 on
-// this VM) gives one core::Error naming the count, where the std::system_error would otherwise
-// reach std::terminate. Made to happen in a child process whose address space is capped just
-// above what it uses, so that no new thread's 8 MiB stack can be mapped.
+// A system that refuses to start a worker gives one core::Error naming the count, where the
+// std::system_error would otherwise reach std::terminate (core::rethrow_thread_start_failure).
 TEST(HwyThreadPool, ASystemThatRefusesThreadsGivesOneError) {
-  if (kSanitized) {
-    GTEST_SKIP() << "SKIPPED: the sanitizers reserve terabytes of address space up front, so a "
-                    "cap on it would stop the sanitizer runtime itself";
-  }
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    const auto say = [&](const std::string& text, int code) {
-      const ssize_t written = ::write(fds[1], text.data(), text.size());
-      ::_exit(written == static_cast<ssize_t>(text.size()) ? code : 3);
-    };
-    long pages = 0;
-    if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-      if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
-      std::fclose(f);
-    }
-    if (pages <= 0) say("cannot read /proc/self/statm", 4);
-    const rlim_t cap = static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) +
-                       (16u << 20);
-    const rlimit limit{cap, cap};
-    if (::setrlimit(RLIMIT_AS, &limit) != 0) say("setrlimit failed", 5);
-    try {
-      ThreadPool pool(64);
-      say("started 64 threads under the cap", 1);
-    } catch (const core::Error& e) {
-      say(e.what(), 0);
-    } catch (const std::exception& e) {
-      say(std::string("not a core::Error: ") + e.what(), 2);
-    }
-  }
-  ::close(fds[1]);
-  std::string message;
-  char buffer[512];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, n);
-  ::close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << message;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << message;
-  EXPECT_NE(message.find("ThreadPool: cannot start 64 threads (the system refused after "),
+  if (!testing::kAddressSpaceCappable) GTEST_SKIP() << testing::kWhyNotCappable;
+  const testing::CappedRun run =
+      testing::run_with_address_space_capped([] { ThreadPool pool(64); });
+  EXPECT_EQ(run.exit_code, 0) << run.message;
+  EXPECT_NE(run.message.find("ThreadPool: cannot start 64 threads (the system refused after "),
             std::string::npos)
-      << message;
+      << run.message;
 }
 
 }  // namespace
