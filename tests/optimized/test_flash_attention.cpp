@@ -414,8 +414,6 @@ TEST_P(FlashAttention, ScoresGrowingAcrossKeyTiles) {
   }
 }
 
-// Workspace: one query tile's state per worker, the same at every sequence length, against one
-// T×T score matrix per worker for the materialized kernels.
 // The forward's last block: only each image's leading tokens (class, distillation) attend, to
 // every key. Their rows match the reference, and bit for bit the full run's while the keys fit
 // one tile (a key tile's lagged-max redo is decided over the queries it holds); every other row
@@ -462,6 +460,8 @@ TEST_P(FlashAttention, OnlyTheLeadingTokensAttend) {
   }
 }
 
+// Workspace: one query tile's state per worker, the same at every sequence length, against one
+// T×T score matrix per worker for the materialized kernels.
 TEST_P(FlashAttention, WorkspaceDoesNotGrowWithTokens) {
   for (size_t d : {24, 64, 80}) {
     const size_t w197 = workspace_floats(197, d, 2), w4097 = workspace_floats(4097, d, 2);
