@@ -389,11 +389,14 @@ TEST_P(FlashAttention, OneDominantKey) {
 
 // Scores rising key after key, so that every key tile's max passes the running max: by ~5 per
 // tile (below the lag of 8: the tile's probabilities are kept against the stale max, up to
-// e^5) and by ~20 (past it: every tile is redone with the new max and O rescaled), with the
-// dominant key last, in the final tile. Both paths must match the reference to the same bound.
+// e^5), by ~20 (past it: every tile is redone with the new max and O rescaled) and by ~60
+// (within three tiles the scores pass the first tile's max by more than 88, where float's exp
+// overflows: only the redo keeps the result finite; at ~20 the kept tiles would still have
+// been right, so ~60 is what fails if the lag's check goes), with the dominant key last, in
+// the final tile. Every path must match the reference to the same bound.
 TEST_P(FlashAttention, ScoresGrowingAcrossKeyTiles) {
   const size_t bc = tiles(64).key_rows;
-  for (double per_tile : {5.0, 20.0}) {
+  for (double per_tile : {5.0, 20.0, 60.0}) {
     for (size_t key_tile : {bc, size_t{8}}) {
       const size_t T = 3 * key_tile + 5;
       Problem p = random_problem(rng_, 1, T, 2, 64, 0.3f);
