@@ -272,13 +272,17 @@ Report slowed(Report r, const std::string& name, double factor) {
   return r;
 }
 
-// Rounds base, base·f_i: the new side's time for kModelHwy is f_i times the base's in round i.
-std::vector<Report> rounds_with_ratios(const std::vector<double>& factors) {
+// Rounds base·s_i, base·s_i·f_i: the new side's time for kModelHwy is f_i times the base's in
+// round i, and the whole round runs s_i times as long as the fixture (the machine's spell; 1
+// when `spells` is empty).
+std::vector<Report> rounds_with_ratios(const std::vector<double>& factors,
+                                       const std::vector<double>& spells = {}) {
   const Report base = load_report(fixture("base.json"));
   std::vector<Report> reports;
-  for (double f : factors) {
-    reports.push_back(base);
-    reports.push_back(slowed(base, kModelHwy, f));
+  for (size_t i = 0; i < factors.size(); ++i) {
+    const double spell = spells.empty() ? 1.0 : spells.at(i);
+    reports.push_back(slowed(base, kModelHwy, spell));
+    reports.push_back(slowed(base, kModelHwy, spell * factors[i]));
   }
   return reports;
 }
@@ -307,6 +311,26 @@ TEST(CompareRounds, ASlowdownInEveryRoundIsASignificantRegression) {
   const nlohmann::json j = comparison_json(c);
   EXPECT_EQ(j["rounds"], 6);
   EXPECT_EQ(j["summary"]["performance_regressions"], 1);
+}
+
+// The effect is the median of the rounds' own ratios, each new run against the base beside it,
+// not the ratio of the median times across rounds, which mixes the machine's spells into it:
+// here the rounds alternate between a fast and a twice-as-slow machine, and the change costs
+// 30% in the fast rounds and 5% in the slow ones. Medians of the ratios: (1.05 + 1.3) / 2;
+// of the times: base (1 + 2) / 2 = 1.5, new (1.3 + 2.1) / 2 = 1.7, a ratio of 1.133.
+TEST(CompareRounds, TheEffectIsTheMedianOfTheRoundsOwnRatios) {
+  const Comparison c = compare_rounds(rounds_with_ratios({1.3, 1.05, 1.3, 1.05, 1.3, 1.05},
+                                                         {1.0, 2.0, 1.0, 2.0, 1.0, 2.0}),
+                                      {});
+  const BenchmarkRow* r = row(c, kModelHwy);
+  ASSERT_NE(r, nullptr);
+  EXPECT_NEAR(r->ratio, 1.175, 1e-12);
+  EXPECT_NEAR(r->ratio_min, 1.05, 1e-12);
+  EXPECT_NEAR(r->ratio_max, 1.3, 1e-12);
+  const double base_median = load_report(fixture("base.json")).find(kModelHwy)->median_ns().value();
+  EXPECT_NEAR(r->base_ns / base_median, 1.5, 1e-12);
+  EXPECT_NEAR(r->new_ns / base_median, 1.7, 1e-12);
+  EXPECT_EQ(r->verdict, "regression");
 }
 
 TEST(CompareRounds, ASlowdownThatChangesSignBetweenRoundsIsNoise) {
