@@ -14,6 +14,7 @@ namespace vitbench::reports {
 namespace {
 
 using testing::fixture;
+using testing::fixture_json;
 
 const BenchmarkRow* row(const Comparison& c, const std::string& name) {
   for (const BenchmarkRow& r : c.rows) {
@@ -442,6 +443,43 @@ TEST(CompareAcross, OneColumnPerMachineAndWinners) {
   const nlohmann::json j = across_json(t);
   EXPECT_EQ(j["machines"].size(), 2u);
   EXPECT_TRUE(j["rows"][3]["cells"][1].is_null());
+}
+
+// A report run at several thread counts (`vitbench bench --threads 1,2`) gives each count its
+// own column: its 1-thread runs neither join the machine's 2-thread column nor overwrite its
+// cells there.
+TEST(CompareAcross, EachThreadCountOfAReportIsItsOwnColumn) {
+  nlohmann::json j = fixture_json("base.json");
+  const std::string two = "model/vit-ti16@224/b1/t2/hwy/";
+  nlohmann::json one_thread = nlohmann::json::array();
+  for (const nlohmann::json& b : j["benchmarks"]) {
+    if (b["name"].get<std::string>().rfind(two, 0) != 0) continue;
+    nlohmann::json c = b;
+    for (const char* key : {"name", "run_name"}) {
+      std::string name = c[key];
+      c[key] = name.replace(0, two.size(), "model/vit-ti16@224/b1/t1/hwy/");
+    }
+    c["threads"] = 1;
+    if (c.value("aggregate_name", "") != "cv") {
+      for (const char* key : {"real_time", "cpu_time"}) c[key] = c[key].get<double>() * 1.8;
+    }
+    one_thread.push_back(c);
+  }
+  ASSERT_FALSE(one_thread.empty());
+  for (const nlohmann::json& c : one_thread) j["benchmarks"].push_back(c);
+  const AcrossTable t = compare_across({parse_report(j, "threads.json")});
+
+  ASSERT_EQ(t.machines, (std::vector<std::string>{"AMD EPYC 7B13/AVX2/t1", "AMD EPYC 7B13/AVX2/t2"}));
+  const auto hwy = std::find_if(t.rows.begin(), t.rows.end(),
+                                [](const AcrossTable::Row& r) { return r.backend == "hwy"; });
+  ASSERT_NE(hwy, t.rows.end());
+  ASSERT_TRUE(hwy->cells[0] && hwy->cells[1]);
+  EXPECT_NEAR(hwy->cells[0]->latency_ns / hwy->cells[1]->latency_ns, 1.8, 1e-9);
+  for (const AcrossTable::Row& r : t.rows) {
+    if (r.backend != "hwy") {
+      EXPECT_FALSE(r.cells[0]) << r.backend << " ran at 2 threads only";
+    }
+  }
 }
 
 TEST(CompareAcross, SaysWhenAColumnMixesReports) {
