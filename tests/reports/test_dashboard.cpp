@@ -56,6 +56,25 @@ TEST(Dashboard, HasEverySectionAndListsUnreadableReports) {
   EXPECT_EQ(count(html, "data-marks=\"0\""), 0u) << "no empty charts from these fixtures";
 }
 
+// The backends side by side show each machine's latest run, by date, whatever the order the
+// reports were given in: new_slow.json (2024-03-03, hwy slowed to 36 ms) over base.json
+// (2024-03-01, 30 ms), given first.
+TEST(Dashboard, BackendsSideBySideShowTheLatestRun) {
+  const std::string html =
+      render_dashboard(load_dashboard_input({fixture("new_slow.json"), fixture("base.json")}), {});
+  const size_t begin = html.find("id=\"backends\""), end = html.find("id=\"roofline\"");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string section = html.substr(begin, end - begin);
+  const std::string tip = "model/vit-ti16@224/b1/t2/hwy: median ";
+  const size_t at = section.find(tip);
+  ASSERT_NE(at, std::string::npos) << section;
+  const std::string bar = section.substr(at, section.find_first_of("<\"", at) - at);
+  EXPECT_NE(bar.find("new_slow.json"), std::string::npos) << bar;
+  EXPECT_NE(bar.find("2024-03-03"), std::string::npos) << bar;
+  EXPECT_EQ(count(section, tip), 1u) << "one hwy bar for the one machine";
+}
+
 TEST(Dashboard, NeedsNoNetwork) {
   const std::string html = render_dashboard(fixtures_input(), {});
   EXPECT_EQ(html.find("http://"), std::string::npos);
