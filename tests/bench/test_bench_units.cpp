@@ -260,7 +260,8 @@ TEST(Summary, OneTablePerModelWithSpeedupsAndVerdicts) {
   json report = {
       {"benchmarks",
        {run("model/m@224/b1/t2/fast", 100, 40), run("model/m@224/b1/t2/slow", 250, 16),
-        run("model/m@224/b1/t2/reference", 5000, 0.8), run("op/gelu/m@224/10x10/t2/fast", 1, 1)}},
+        run("model/m@224/b1/t2/reference", 5000, 0.8), run("model/m@224/b1/t2/peer:torch", 500, 8),
+        run("op/gelu/m@224/10x10/t2/fast", 1, 1)}},
       {"context",
        {{"vitbench",
          {{"verification",
@@ -273,8 +274,14 @@ TEST(Summary, OneTablePerModelWithSpeedupsAndVerdicts) {
                 {"logits", {{"max_rel_error", 0.5}}}}}}}}}}}}}};
   const std::string text = format_summary(report, {"report: x.json"});
   EXPECT_NE(text.find("m@224"), std::string::npos) << text;
-  EXPECT_NE(text.find("2.50x"), std::string::npos) << text;  // fast over slow
+  // Speed-ups over the slowest of our optimized backends, never over a peer or the reference,
+  // however slow: fast 2.50x, slow 1.00x, the peer 0.50x.
+  EXPECT_NE(text.find("2.50x"), std::string::npos) << text;
   EXPECT_NE(text.find("1.00x"), std::string::npos) << text;
+  EXPECT_NE(text.find("0.50x"), std::string::npos) << text;
+  EXPECT_NE(text.find("b1 t2: fast takes 20% of peer:torch's time (5.00x as fast)"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("pass (golden, max rel 1.0e-06)"), std::string::npos) << text;
   EXPECT_NE(text.find("broken: FAILED verification"), std::string::npos) << text;
   EXPECT_NE(text.find("first failing tap embed"), std::string::npos) << text;
