@@ -469,7 +469,8 @@ TEST(CompareAcross, EachThreadCountOfAReportIsItsOwnColumn) {
   for (const nlohmann::json& c : one_thread) j["benchmarks"].push_back(c);
   const AcrossTable t = compare_across({parse_report(j, "threads.json")});
 
-  ASSERT_EQ(t.machines, (std::vector<std::string>{"AMD EPYC 7B13/AVX2/t1", "AMD EPYC 7B13/AVX2/t2"}));
+  ASSERT_EQ(t.machines,
+            (std::vector<std::string>{"AMD EPYC 7B13/AVX2/t1", "AMD EPYC 7B13/AVX2/t2"}));
   const auto hwy = std::find_if(t.rows.begin(), t.rows.end(),
                                 [](const AcrossTable::Row& r) { return r.backend == "hwy"; });
   ASSERT_NE(hwy, t.rows.end());
