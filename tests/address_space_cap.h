@@ -12,6 +12,8 @@
 #include <functional>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "core/error.h"
 
 namespace vitbench::testing {
@@ -77,6 +79,16 @@ inline CappedRun run_with_address_space_capped(const std::function<void()>& atte
   int status = 0;
   if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
   return run;
+}
+
+// What the tests ask of it: under the cap, attempt() ends in one core::Error whose message holds
+// `expected`. Skips the test where the cap cannot be set.
+inline void expect_one_error_with_address_space_capped(const std::function<void()>& attempt,
+                                                       const std::string& expected) {
+  if (!kAddressSpaceCappable) GTEST_SKIP() << kWhyNotCappable;
+  const CappedRun run = run_with_address_space_capped(attempt);
+  EXPECT_EQ(run.exit_code, 0) << run.message;
+  EXPECT_NE(run.message.find(expected), std::string::npos) << run.message;
 }
 
 }  // namespace vitbench::testing
