@@ -39,19 +39,28 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
   const double layers = static_cast<double>(c.num_layers);
 
   auto lap = [&](ForwardOp op) { return times.seconds[static_cast<size_t>(op)] / forwards; };
-  auto calls = [&](ForwardOp op) {
-    const double n = static_cast<double>(times.calls[static_cast<size_t>(op)]);
-    return static_cast<size_t>(n / forwards + 0.5);
+  auto per_forward = [&](size_t count) {
+    return static_cast<size_t>(static_cast<double>(count) / forwards + 0.5);
+  };
+  // Idle thread time over the thread time of `seconds` of wall time.
+  auto idle_percent = [&](double idle_thread_seconds, double seconds) {
+    return seconds > 0 ? 100.0 * idle_thread_seconds / (static_cast<double>(threads) * seconds)
+                       : 0.0;
   };
   auto add = [&](const std::string& name, const std::string& shape, ForwardOp op, double flops,
                  double bytes) {
+    const size_t i = static_cast<size_t>(op);
     BreakdownClass k;
     k.name = name;
     k.shape = shape;
-    k.calls = calls(op);
+    k.calls = per_forward(times.calls[i]);
     k.seconds = lap(op);
     k.flops = flops;
     k.bytes = bytes;
+    k.pool_regions = per_forward(times.regions[i]);
+    if (times.regions[i] > 0) {
+      k.idle_percent = idle_percent(times.idle_thread_seconds[i], times.seconds[i]);
+    }
     b.classes.push_back(k);
   };
   // The last block computes q, attention, the projection and the MLP for the rows pooling reads
@@ -97,6 +106,12 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
     if (k.name == "other") k.note = "im2col, position embedding, the last block's rows, pooling";
     b.seconds_per_forward += k.seconds;
   }
+  double idle = 0, seconds = 0;
+  for (size_t i = 0; i < optimized::kForwardOps; ++i) {
+    idle += times.idle_thread_seconds[i];
+    seconds += times.seconds[i];
+  }
+  b.idle_percent = idle_percent(idle, seconds);
   for (BreakdownClass& k : b.classes) {
     k.share = b.seconds_per_forward > 0 ? 100.0 * k.seconds / b.seconds_per_forward : 0;
     if (k.seconds <= 0) continue;
@@ -153,6 +168,10 @@ nlohmann::json to_json(const Breakdown& b) {
       j["GB/s"] = k.gbs;
       j["%bandwidth"] = k.percent_bandwidth;
     }
+    if (k.pool_regions > 0) {
+      j["pool_regions"] = k.pool_regions;
+      j["idle_percent"] = k.idle_percent;
+    }
     if (!k.note.empty()) j["note"] = k.note;
     classes.push_back(j);
   }
@@ -165,6 +184,7 @@ nlohmann::json to_json(const Breakdown& b) {
           {"wall_ms_per_forward", b.wall_seconds_per_forward * 1e3},
           {"fma_peak_gflops", b.peak_gflops},
           {"bandwidth_gbs", b.bandwidth_gbs},
+          {"idle_percent", b.idle_percent},
           {"method", "lap timer in the shared forward pass (optimized/forward.h)"},
           {"classes", classes}};
 }
@@ -175,9 +195,9 @@ std::string format_breakdown(const Breakdown& b) {
       << b.threads << " thread(s), " << b.forwards << " forwards of "
       << fixed(b.seconds_per_forward * 1e3, 1) << " ms (FMA peak " << fixed(b.peak_gflops, 1)
       << " GFLOP/s, DRAM " << fixed(b.bandwidth_gbs, 1) << " GB/s)\n";
-  const std::vector<std::string> head = {"op class", "shape", "calls", "ms", "share %",
-                                         "GFLOP/s", "% peak", "GB/s", "% DRAM", "note"};
-  const std::vector<size_t> width = {12, 14, 6, 8, 8, 8, 7, 7, 7, 0};
+  const std::vector<std::string> head = {"op class", "shape", "calls", "ms", "share %", "GFLOP/s",
+                                         "% peak", "GB/s", "% DRAM", "idle %", "note"};
+  const std::vector<size_t> width = {12, 14, 6, 8, 8, 8, 7, 7, 7, 6, 0};
   auto row = [&](const std::vector<std::string>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) {
       out << (i ? "  " : "") << pad(cells[i], width[i], i < 2 || i + 1 == cells.size());
@@ -189,10 +209,13 @@ std::string format_breakdown(const Breakdown& b) {
     row({k.name, k.shape, std::to_string(k.calls), fixed(k.seconds * 1e3, 2), fixed(k.share, 1),
          k.gflops > 0 ? fixed(k.gflops, 1) : "-", k.gflops > 0 ? fixed(k.percent_peak, 1) : "-",
          k.gbs > 0 ? fixed(k.gbs, 1) : "-", k.gbs > 0 ? fixed(k.percent_bandwidth, 0) : "-",
-         k.note});
+         k.pool_regions > 0 ? fixed(k.idle_percent, 1) : "-", k.note});
   }
   out << "(% DRAM above 100 means the data stayed in cache; shares are of the laps' sum, "
-      << fixed(b.wall_seconds_per_forward * 1e3, 1) << " ms per forward by the loop's clock)\n";
+      << fixed(b.wall_seconds_per_forward * 1e3, 1) << " ms per forward by the loop's clock;\n"
+      << " idle %: the thread pool's workers waiting inside its parallel regions, for a late start"
+      << " or the slowest worker, "
+      << fixed(b.idle_percent, 1) << "% of the whole forward's thread time)\n";
   return out.str();
 }
 

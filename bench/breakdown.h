@@ -32,6 +32,12 @@ struct BreakdownClass {
   double bytes = 0;    // per forward, the least an elementwise class must move; 0 for GEMMs
   double gflops = 0, percent_peak = 0;       // when flops > 0
   double gbs = 0, percent_bandwidth = 0;     // when bytes > 0
+  // The thread pool's parallel regions per forward, and the share of the class's thread time
+  // (threads × seconds) its workers spent idle in them: a late start or a wait for the slowest
+  // worker (optimized::ThreadPool::idle). No regions: the class ran on one thread (one thread,
+  // or one task per call, which the pool runs inline).
+  size_t pool_regions = 0;
+  double idle_percent = 0;
   std::string note;   // e.g. "fused into fc1's epilogue"
 };
 
@@ -42,6 +48,7 @@ struct Breakdown {
   double seconds_per_forward = 0;   // the laps' sum
   double wall_seconds_per_forward = 0;  // the loop's own clock: the laps' sum plus the calls
   double peak_gflops = 0, bandwidth_gbs = 0;
+  double idle_percent = 0;  // the pool's idle share of the whole forward's thread time
   std::vector<BreakdownClass> classes;  // breakdown_class_names() order, every class present
 };
 

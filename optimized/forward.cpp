@@ -83,6 +83,7 @@ class KernelSetModel final : public PreparedModel {
  public:
   KernelSetModel(const core::Model& model, KernelSet kernels, size_t threads, ForwardTimes* times)
       : config_(model.config), kernels_(std::move(kernels)), pool_(threads), times_(times) {
+    if (times_) pool_.set_idle_accounting(true);
     const core::Config& c = config_;
     const core::Weights& w = model.weights;
     c.validate("prepare");
@@ -175,7 +176,10 @@ class KernelSetModel final : public PreparedModel {
     // Rows of x_ in play, and per image: every token until the last block's attention, then
     // only the tokens pooling reads when no tap wants the others (see last_block_tokens).
     size_t rows = N * T, tokens = T;
-    if (times_) lap_start_ = std::chrono::steady_clock::now();
+    if (times_) {
+      lap_start_ = std::chrono::steady_clock::now();
+      lap_idle_ = pool_.idle();
+    }
     reserve(N);
 
     const float eps = static_cast<float>(c.layer_norm_eps);
@@ -469,6 +473,10 @@ class KernelSetModel final : public PreparedModel {
     times_->seconds[i] += std::chrono::duration<double>(now - lap_start_).count();
     ++times_->calls[i];
     lap_start_ = now;
+    const ThreadPool::Idle idle = pool_.idle();
+    times_->idle_thread_seconds[i] += idle.thread_seconds - lap_idle_.thread_seconds;
+    times_->regions[i] += idle.regions - lap_idle_.regions;
+    lap_idle_ = idle;
   }
 
   core::Config config_;
@@ -476,6 +484,7 @@ class KernelSetModel final : public PreparedModel {
   ThreadPool pool_;
   ForwardTimes* times_ = nullptr;  // null: no lap reads a clock
   std::chrono::steady_clock::time_point lap_start_;
+  ThreadPool::Idle lap_idle_;  // the pool's idle count at lap_start_
 
   std::unique_ptr<PackedLinear> patch_, head_, head_dist_;
   Tensor patch_bias_, prefix_rows_, pos_embed_, norm_pre_weight_, norm_pre_bias_, norm_weight_,

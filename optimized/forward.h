@@ -31,13 +31,18 @@ inline constexpr size_t kForwardOps = static_cast<size_t>(ForwardOp::Count);
 struct ForwardTimes {
   std::array<double, kForwardOps> seconds{};  // summed over every forward since the last reset
   std::array<size_t, kForwardOps> calls{};
+  // The pool's idle thread time inside each op's laps, and the parallel regions it counted
+  // (ThreadPool::idle).
+  std::array<double, kForwardOps> idle_thread_seconds{};
+  std::array<size_t, kForwardOps> regions{};
   size_t forwards = 0;
 };
 
 // The same pass with a lap timer: every forward adds its laps to *times (which must outlive the
 // result). Without one (times null, or the overload above) each lap is a test of a null pointer
 // and no clock is read; with one, a lap is one clock read (about 100 per ViT-B forward:
-// microseconds against hundreds of milliseconds).
+// microseconds against hundreds of milliseconds), and the pool's idle accounting is on (two
+// clock reads per worker and two more per parallel region, ~90 regions per ViT-B forward).
 std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
                                              size_t threads, ForwardTimes* times);
 

@@ -14,6 +14,7 @@
 //   sees all of them (no OpenMP runtime it cannot instrument).
 #include "optimized/thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -67,6 +68,13 @@ struct ThreadPool::State {
   // `generation`, so workers read them after an acquire load without further locking.
   const std::function<void(size_t, size_t)>* task = nullptr;
   size_t tasks = 0;
+  bool account = false;  // this job measures each worker's busy time (idle accounting)
+
+  // Idle accounting: busy[w] is written by worker w before it leaves the job (helpers then
+  // release `active`, which run() acquires), and read by run() after every helper has left.
+  bool accounting = false;
+  std::vector<double> busy;
+  ThreadPool::Idle idle;
 
   std::atomic<uint64_t> generation{0};  // bumped once per job
   std::atomic<size_t> next{0};          // next task index to hand out
@@ -93,6 +101,14 @@ struct ThreadPool::State {
     }
     wake_cv.notify_all();
     for (auto& t : threads) t.join();
+  }
+
+  // work(), timed into busy[worker] when the job is accounted.
+  void work_accounted(size_t worker) {
+    if (!account) return work(worker);
+    const auto start = std::chrono::steady_clock::now();
+    work(worker);
+    busy[worker] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
   // Runs tasks of the current job until none are left. Stops handing out tasks after an error,
@@ -128,7 +144,7 @@ struct ThreadPool::State {
       }
       if (stop.load(std::memory_order_acquire)) return;
       seen = generation.load(std::memory_order_acquire);
-      work(worker);
+      work_accounted(worker);
       // The last helper out wakes the caller if it went to sleep. Taking done_mutex before
       // notifying closes the window between the caller's predicate check and its wait.
       if (active.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -159,6 +175,16 @@ ThreadPool::ThreadPool(size_t threads) : threads_(threads), state_(new State) {
   }
 }
 
+void ThreadPool::set_idle_accounting(bool on) {
+  if (state_->running.load(std::memory_order_acquire)) {
+    core::fail("ThreadPool", "idle accounting switched during a run");
+  }
+  state_->accounting = on;
+  if (on) state_->busy.assign(threads_, 0.0);
+}
+
+ThreadPool::Idle ThreadPool::idle() const { return state_->idle; }
+
 ThreadPool::~ThreadPool() {
   state_->shutdown();
   delete state_;
@@ -183,7 +209,10 @@ void ThreadPool::run(size_t tasks, const std::function<void(size_t task, size_t 
 
   s.task = &task;
   s.tasks = tasks;
+  s.account = s.accounting;
   s.error = nullptr;
+  const auto start = s.account ? std::chrono::steady_clock::now()
+                               : std::chrono::steady_clock::time_point{};
   s.next.store(0, std::memory_order_relaxed);
   s.active.store(s.threads.size(), std::memory_order_relaxed);
   s.generation.fetch_add(1, std::memory_order_release);
@@ -194,12 +223,18 @@ void ThreadPool::run(size_t tasks, const std::function<void(size_t task, size_t 
     if (s.sleepers) s.wake_cv.notify_all();
   }
 
-  s.work(0);
+  s.work_accounted(0);
 
   auto done = [&] { return s.active.load(std::memory_order_acquire) == 0; };
   if (!spin_until(done)) {
     std::unique_lock lock(s.done_mutex);
     s.done_cv.wait(lock, done);
+  }
+  if (s.account) {
+    const double region =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const double b : s.busy) s.idle.thread_seconds += std::max(0.0, region - b);
+    ++s.idle.regions;
   }
   s.task = nullptr;
   if (s.error) std::rethrow_exception(std::exchange(s.error, nullptr));

@@ -23,6 +23,19 @@ class ThreadPool {
 
   size_t size() const { return threads_; }
 
+  // What the workers did not spend in tasks while run() was in progress, for `vitbench bench
+  // --breakdown`: per region, the region's duration (from its hand-out to the last worker's
+  // return) times the workers, less the time each worker spent taking and running tasks. That is
+  // the late start of a woken worker plus the wait at the end for the slowest one. Counted only
+  // while accounting is on (off by default: no clock is read) and for regions that run on more
+  // than one worker; turn it on or off only between runs.
+  struct Idle {
+    double thread_seconds = 0;
+    size_t regions = 0;
+  };
+  void set_idle_accounting(bool on);
+  Idle idle() const;
+
   // Calls task(i, worker) for every i in [0, tasks), spread over the workers, and returns when
   // all are done. Which worker runs which task may vary; kernels must make results independent
   // of that (each task writes its own outputs, reductions are not split across tasks).

@@ -451,6 +451,20 @@ TEST(Breakdown, TheLapTimerChangesNothingButTheTimes) {
     EXPECT_EQ(calls(optimized::ForwardOp::LayerNorm), 2 * layers + 1);
     EXPECT_EQ(calls(optimized::ForwardOp::Residual), 0u) << "fused without the attn_out tap";
     EXPECT_EQ(calls(optimized::ForwardOp::Head), 1u);
+    // The pool's idle time, booked to the op whose lap ran the region: none without a region,
+    // never more than the op's thread time.
+    size_t regions = 0;
+    for (size_t i = 0; i < optimized::kForwardOps; ++i) {
+      regions += times.regions[i];
+      EXPECT_GE(times.idle_thread_seconds[i], 0.0) << i;
+      EXPECT_LE(times.idle_thread_seconds[i], 2 * times.seconds[i]) << i;
+      if (times.regions[i] == 0) {
+        EXPECT_EQ(times.idle_thread_seconds[i], 0.0) << i;
+      }
+    }
+    EXPECT_GE(times.regions[static_cast<size_t>(optimized::ForwardOp::Attention)], 1u)
+        << "2 images x 3 heads on 2 threads";
+    EXPECT_GE(regions, layers);
   }
 }
 
@@ -464,6 +478,10 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   }
   t.calls[static_cast<size_t>(optimized::ForwardOp::Residual)] = 0;
   t.seconds[static_cast<size_t>(optimized::ForwardOp::Residual)] = 0;
+  // qkv's laps (0.03 s on 2 threads) ran 16 parallel regions in which the workers idled for
+  // 0.003 thread-seconds: 5% of their 0.06 thread-seconds. No other op ran a region.
+  t.regions[static_cast<size_t>(optimized::ForwardOp::Qkv)] = 16;
+  t.idle_thread_seconds[static_cast<size_t>(optimized::ForwardOp::Qkv)] = 0.003;
   Peaks peaks;
   peaks.fma_gflops[2] = 100;
   peaks.bandwidth_gbs[2] = 20;
@@ -484,6 +502,10 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   EXPECT_NEAR(qkv.flops, qkv_flops, 1.0);
   EXPECT_NEAR(qkv.gflops, qkv_flops * 1e-9 / 0.015, 1e-6);
   EXPECT_NEAR(qkv.percent_peak, qkv.gflops, 1e-9);  // peak 100
+  EXPECT_EQ(qkv.pool_regions, 8u);  // per forward
+  EXPECT_NEAR(qkv.idle_percent, 5.0, 1e-9);
+  // Of the whole forward's thread time: the laps sum to 0.01·(1 + ... + 10) less Residual's 0.06.
+  EXPECT_NEAR(b.idle_percent, 100.0 * 0.003 / (2 * (0.55 - 0.06)), 1e-9);
   // 11 blocks of 197 queries against 197 keys, then the class token's against 197.
   const BreakdownClass& attention = b.classes[4];
   EXPECT_EQ(attention.name, "attention");
@@ -499,10 +521,17 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   EXPECT_NEAR(ln.percent_bandwidth, 5 * ln.gbs, 1e-9);
   EXPECT_EQ(b.classes[6].note, "fused into gemm.fc1's epilogue");
   EXPECT_EQ(b.classes[7].seconds, 0.0);
+  EXPECT_EQ(b.classes[5].pool_regions, 0u);
   const std::string table = format_breakdown(b);
   for (const std::string& name : breakdown_class_names()) {
     EXPECT_NE(table.find(name), std::string::npos) << name;
   }
+  EXPECT_NE(table.find("idle %"), std::string::npos) << table;
+  const json j = to_json(b);
+  EXPECT_NEAR(j["classes"][0]["idle_percent"].get<double>(), 5.0, 1e-9);
+  EXPECT_EQ(j["classes"][0]["pool_regions"], 8);
+  EXPECT_FALSE(j["classes"][5].contains("idle_percent")) << "layer_norm ran no region";
+  EXPECT_NEAR(j["idle_percent"].get<double>(), b.idle_percent, 1e-12);
 }
 
 TEST(Breakdown, ARunStoresSharesThatSumToAHundredAndCoverEveryClass) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -94,6 +95,42 @@ TEST(HwyThreadPool, RefusesNestedRunsAndThreadCountsOutOfRange) {
   std::atomic<int> count{0};
   pool.run(3, [&](size_t, size_t) { count.fetch_add(1); });  // still usable
   EXPECT_EQ(count.load(), 3);
+}
+
+// Idle accounting (the breakdown's idle %): a region of one 50 ms task and one instant task
+// leaves one worker waiting ~50 ms, whichever takes which. Bounded below by that wait, and
+// above by the threads' time in run() less the tasks' own time, which a count of whole regions
+// (not subtracting what the workers did) would exceed.
+TEST(HwyThreadPool, IdleAccountingCountsTheWaitForTheSlowestWorker) {
+  using clock = std::chrono::steady_clock;
+  ThreadPool pool(2);
+  pool.run(4, [](size_t, size_t) {});
+  EXPECT_EQ(pool.idle().regions, 0u) << "off by default";
+  EXPECT_EQ(pool.idle().thread_seconds, 0.0);
+
+  pool.set_idle_accounting(true);
+  constexpr double kSleep = 0.05;
+  std::atomic<int64_t> task_ns{0};
+  const auto start = clock::now();
+  pool.run(2, [&](size_t task, size_t) {
+    const auto t0 = clock::now();
+    if (task == 0) std::this_thread::sleep_for(std::chrono::duration<double>(kSleep));
+    task_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0)
+                          .count());
+  });
+  const double wall = std::chrono::duration<double>(clock::now() - start).count();
+  const ThreadPool::Idle idle = pool.idle();
+  EXPECT_EQ(idle.regions, 1u);
+  EXPECT_GE(idle.thread_seconds, 0.9 * kSleep);
+  EXPECT_LE(idle.thread_seconds, 2 * wall - static_cast<double>(task_ns.load()) * 1e-9);
+
+  pool.run(1, [](size_t, size_t) {});  // one task runs inline: no region
+  EXPECT_EQ(pool.idle().regions, 1u);
+  pool.set_idle_accounting(false);
+  pool.run(2, [](size_t, size_t) {});
+  EXPECT_EQ(pool.idle().regions, 1u) << "off again";
+  EXPECT_THROW(pool.run(2, [&](size_t, size_t) { pool.set_idle_accounting(true); }),
+               core::Error);
 }
 
 // A system that refuses to start a worker gives one core::Error naming the count, where the
