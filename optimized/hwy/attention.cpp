@@ -1,8 +1,9 @@
-// Materialized multi-head attention for one image. Heads are the parallel unit (one task each:
-// 12 heads of T = 197 give each thread several independent tasks of ~10 MFLOP, which beats
-// threading inside each small product; /work/shared/facts.md). Per head h, with Tq <= T the
-// tokens that attend (all of them but in a last block whose other rows nobody reads) and Tp = Tq
-// rounded up to whole vectors:
+// Materialized multi-head attention for one image. Heads are the parallel unit (one task each: 12
+// heads of T = 197 give each thread several independent tasks of ~10 MFLOP, which beats threading
+// inside each small product; /work/shared/facts.md), split into parts of their queries only where
+// there are fewer heads than twice the threads (AttentionImpl). Per head h, with Tq <= T the tokens
+// that attend (all of them but in a last block whose other rows nobody reads) and Tp = Tq rounded
+// up to whole vectors:
 //   qt = (Q_h/√d)ᵀ                     [d][Tp]   padding queries 0
 //   Sᵀ = K_h·qt                          [T][Tp]   the head's whole score matrix, transposed (one
 //                                                  key per row), written strip by strip (a strip:
@@ -83,8 +84,9 @@ size_t ScratchFloatsImpl(size_t t, size_t dh) {
   return hs.queries + hs.scores + 2 * hs.padded;
 }
 
-// One head: q, k, v point at row 0 of the head's columns (row stride ld); the first tq of the t
-// tokens attend; out at its output columns (stride ld_out); probs, if not null, receives P [t][t]
+// One head, or a part of its queries: k and v point at row 0 of the head's columns (row stride
+// ld), q at the row of the first of the tq queries that attend to all t keys; out at that query's
+// output row and the head's columns (stride ld_out); probs, if not null, receives P [t][t]
 // (tq == t).
 template <class D>
 HWY_INLINE void HeadAttention(D d, const float* HWY_RESTRICT q, const float* HWY_RESTRICT k,
@@ -182,10 +184,27 @@ void AttentionImpl(const float* qkv, size_t ld_qkv, size_t tokens, size_t querie
   const hn::ScalableTag<float> d;
   const size_t dim = heads * head_dim;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  pool.run(heads, [&](size_t h, size_t) {
+  // A task is a head, or a part of its queries when there are fewer heads than twice the
+  // threads: ViT-Ti's 3 heads on 2 threads left one thread idle a quarter of the attention
+  // (docs/performance.md, "The 2-thread forward outside its kernels"). A part is whole vectors
+  // of queries and at least one score block's worth; it meets every key, so its scores are
+  // still materialized whole before its P·V. A query's arithmetic is the same in any part: the
+  // results do not depend on the split. With the probabilities wanted, a head stays one task
+  // (HeadAttention writes its whole T×T map).
+  const size_t L = hn::Lanes(d), group = kQueryVectors * L;
+  size_t parts = 1;
+  if (!probs && pool.size() > 1) {
+    parts = std::min((2 * pool.size() + heads - 1) / heads, (queries + group - 1) / group);
+  }
+  const size_t part = ((queries + parts - 1) / parts + L - 1) / L * L;
+  parts = (queries + part - 1) / part;
+  pool.run(heads * parts, [&](size_t task, size_t) {
+    const size_t h = task / parts, q0 = task % parts * part;
+    const size_t rows = std::min(part, queries - q0);
     const float* q = qkv + h * head_dim;
-    HeadAttention(d, q, q + dim, q + 2 * dim, ld_qkv, tokens, queries, head_dim, scale,
-                  out + h * head_dim, ld_out, probs ? probs + h * tokens * tokens : nullptr);
+    HeadAttention(d, q + q0 * ld_qkv, q + dim, q + 2 * dim, ld_qkv, tokens, rows, head_dim,
+                  scale, out + q0 * ld_out + h * head_dim, ld_out,
+                  probs ? probs + h * tokens * tokens : nullptr);
   });
 }
 

@@ -681,5 +681,25 @@ TEST_P(HwyKernels, AttentionDeterministicAcrossThreadCounts) {
   for (size_t i = 1; i < outs.size(); ++i) EXPECT_EQ(outs[0], outs[i]) << "thread count #" << i;
 }
 
+// Without the probabilities, fewer heads than twice the threads split each head's queries into
+// parts (ViT-Ti's 3 heads on 2 threads: 2 parts of 197 queries; 1 head on 16 threads: as many
+// parts as score blocks). Checked against the reference, and bitwise against one thread, whose
+// heads are whole: a query's output must not depend on the part it falls in. 197 queries, 50
+// (one part's worth on AVX-512), and the last block's single query.
+TEST_P(HwyKernels, AttentionSplitIntoQueryPartsGivesTheSameResults) {
+  for (const auto& [tokens, heads, queries] :
+       std::vector<std::array<size_t, 3>>{{197, 3, 0}, {197, 1, 0}, {50, 1, 0}, {197, 3, 1}}) {
+    const uint64_t seed = rng_();
+    std::vector<std::vector<float>> outs;
+    for (size_t threads : {1, 2, 16}) {
+      std::mt19937_64 rng(seed);
+      check_attention(rng, tokens, heads, 64, false, threads, &outs.emplace_back(), queries);
+    }
+    for (size_t i = 1; i < outs.size(); ++i) {
+      EXPECT_EQ(outs[0], outs[i]) << "T=" << tokens << " H=" << heads << " thread count #" << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vitbench::optimized::hwy
