@@ -187,10 +187,10 @@ void AttentionImpl(const float* qkv, size_t ld_qkv, size_t tokens, size_t querie
   // A task is a head, or a part of its queries when there are fewer heads than twice the
   // threads: ViT-Ti's 3 heads on 2 threads left one thread idle a quarter of the attention
   // (docs/performance.md, "The 2-thread forward outside its kernels"). A part is whole vectors
-  // of queries and at least one score block's worth; it meets every key, so its scores are
-  // still materialized whole before its P·V. A query's arithmetic is the same in any part: the
-  // results do not depend on the split. With the probabilities wanted, a head stays one task
-  // (HeadAttention writes its whole T×T map).
+  // of queries, no more parts than the queries fill score blocks; it meets every key, so its
+  // scores are still materialized whole before its P·V. A query's arithmetic is the same in any
+  // part: the results do not depend on the split. With the probabilities wanted, a head stays
+  // one task (HeadAttention writes its whole T×T map).
   const size_t L = hn::Lanes(d), group = kQueryVectors * L;
   size_t parts = 1;
   if (!probs && pool.size() > 1) {
