@@ -106,12 +106,9 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
     if (k.name == "other") k.note = "im2col, position embedding, the last block's rows, pooling";
     b.seconds_per_forward += k.seconds;
   }
-  double idle = 0, seconds = 0;
-  for (size_t i = 0; i < optimized::kForwardOps; ++i) {
-    idle += times.idle_thread_seconds[i];
-    seconds += times.seconds[i];
-  }
-  b.idle_percent = idle_percent(idle, seconds);
+  double idle = 0;
+  for (const double s : times.idle_thread_seconds) idle += s;
+  b.idle_percent = idle_percent(idle / forwards, b.seconds_per_forward);
   for (BreakdownClass& k : b.classes) {
     k.share = b.seconds_per_forward > 0 ? 100.0 * k.seconds / b.seconds_per_forward : 0;
     if (k.seconds <= 0) continue;

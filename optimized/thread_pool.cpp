@@ -68,10 +68,11 @@ struct ThreadPool::State {
   // `generation`, so workers read them after an acquire load without further locking.
   const std::function<void(size_t, size_t)>* task = nullptr;
   size_t tasks = 0;
-  bool account = false;  // this job measures each worker's busy time (idle accounting)
 
-  // Idle accounting: busy[w] is written by worker w before it leaves the job (helpers then
-  // release `active`, which run() acquires), and read by run() after every helper has left.
+  // Idle accounting. `accounting` changes only between runs (set_idle_accounting refuses
+  // otherwise), so the next job's release of `generation` publishes it like the fields above.
+  // busy[w] is written by worker w before it leaves the job (helpers then release `active`,
+  // which run() acquires), and read by run() after every helper has left.
   bool accounting = false;
   std::vector<double> busy;
   ThreadPool::Idle idle;
@@ -105,7 +106,7 @@ struct ThreadPool::State {
 
   // work(), timed into busy[worker] when the job is accounted.
   void work_accounted(size_t worker) {
-    if (!account) return work(worker);
+    if (!accounting) return work(worker);
     const auto start = std::chrono::steady_clock::now();
     work(worker);
     busy[worker] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -209,9 +210,8 @@ void ThreadPool::run(size_t tasks, const std::function<void(size_t task, size_t 
 
   s.task = &task;
   s.tasks = tasks;
-  s.account = s.accounting;
   s.error = nullptr;
-  const auto start = s.account ? std::chrono::steady_clock::now()
+  const auto start = s.accounting ? std::chrono::steady_clock::now()
                                : std::chrono::steady_clock::time_point{};
   s.next.store(0, std::memory_order_relaxed);
   s.active.store(s.threads.size(), std::memory_order_relaxed);
@@ -230,7 +230,7 @@ void ThreadPool::run(size_t tasks, const std::function<void(size_t task, size_t 
     std::unique_lock lock(s.done_mutex);
     s.done_cv.wait(lock, done);
   }
-  if (s.account) {
+  if (s.accounting) {
     const double region =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const double b : s.busy) s.idle.thread_seconds += std::max(0.0, region - b);
