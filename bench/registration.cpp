@@ -255,15 +255,14 @@ class AttentionCase final : public Case {
     out_ = Tensor({tokens_, D}, 0.0f);
     workspace_ = Tensor({std::max<size_t>(
         1, kernels_.attention.workspace_floats(tokens_, head_dim_, info().threads))});
-    problem_ = {};
-    problem_.qkv = qkv_.data();
-    problem_.ld_qkv = 3 * D;
-    problem_.images = 1;
-    problem_.tokens = tokens_;
-    problem_.heads = heads_;
-    problem_.head_dim = head_dim_;
-    problem_.out = out_.data();
-    problem_.ld_out = D;
+    problem_ = {.qkv = qkv_.data(),
+                .ld_qkv = 3 * D,
+                .images = 1,
+                .tokens = tokens_,
+                .heads = heads_,
+                .head_dim = head_dim_,
+                .out = out_.data(),
+                .ld_out = D};
   }
   void do_release() override {
     pool_.reset();

@@ -240,17 +240,16 @@ class KernelSetModel final : public PreparedModel {
         lap(ForwardOp::LayerNorm);
       }
 
-      AttentionProblem problem;
-      problem.qkv = wide_.data();
-      problem.ld_qkv = 3 * D;
-      problem.images = N;
-      problem.tokens = T;
-      problem.heads = H;
-      problem.head_dim = c.head_dim();
-      problem.queries = queries;
-      problem.out = attn_.data();
-      problem.ld_out = D;
-      problem.probs = want_probs ? probs.data() : nullptr;
+      const AttentionProblem problem{.qkv = wide_.data(),
+                                     .ld_qkv = 3 * D,
+                                     .images = N,
+                                     .tokens = T,
+                                     .heads = H,
+                                     .head_dim = c.head_dim(),
+                                     .queries = queries,
+                                     .out = attn_.data(),
+                                     .ld_out = D,
+                                     .probs = want_probs ? probs.data() : nullptr};
       kernels_.attention.run(problem, workspace_.data(), pool_);
       lap(ForwardOp::Attention);
       if (want_probs) record(taps, core::tap::attn_probs(i), probs.data(), {N, H, T, T});

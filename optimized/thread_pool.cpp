@@ -160,8 +160,8 @@ ThreadPool::ThreadPool(size_t threads) : threads_(threads), state_(new State) {
   if (threads == 0 || threads > kMaxThreads) {
     delete state_;
     core::fail("ThreadPool", threads == 0 ? "needs at least one thread"
-                                          : std::to_string(threads) + " threads: at most " +
-                                                std::to_string(kMaxThreads));
+                                          : "at most " + std::to_string(kMaxThreads) +
+                                                " threads, not " + std::to_string(threads));
   }
   try {
     state_->threads.reserve(threads - 1);

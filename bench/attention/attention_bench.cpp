@@ -94,15 +94,14 @@ void attention_benchmark(benchmark::State& state, const std::string& kernel, siz
   for (float& x : qkv) x = dist(rng);
   opt::ThreadPool pool(threads);
   Tensor workspace({std::max<size_t>(1, set.attention.workspace_floats(T, kHeadDim, threads))});
-  opt::AttentionProblem p;
-  p.qkv = qkv.data();
-  p.ld_qkv = 3 * D;
-  p.images = 1;
-  p.tokens = T;
-  p.heads = kHeads;
-  p.head_dim = kHeadDim;
-  p.out = out.data();
-  p.ld_out = D;
+  const opt::AttentionProblem p{.qkv = qkv.data(),
+                                .ld_qkv = 3 * D,
+                                .images = 1,
+                                .tokens = T,
+                                .heads = kHeads,
+                                .head_dim = kHeadDim,
+                                .out = out.data(),
+                                .ld_out = D};
 
   set.attention.run(p, workspace.data(), pool);
   // float32 attention at these sizes is ~1e-6 off (tests/optimized/test_flash_attention.cpp);

@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/model_loader.h"
 #include "core/weights.h"
+#include "tests/small_config.h"
 #include "tests/temp_dir.h"
 
 namespace vitbench::bench::testing {
@@ -28,20 +29,8 @@ using vitbench::testing::TempDir;
 
 // D=32, 2 blocks, 2 heads, MLP 64, 32 px in patches of 8 (17 tokens), 10 classes.
 inline core::Config tiny_config() {
-  core::Config c;
-  c.name = "tiny";
-  c.hidden_size = 32;
-  c.num_layers = 2;
-  c.num_heads = 2;
-  c.intermediate_size = 64;
-  c.image_size = 32;
-  c.patch_size = 8;
-  c.num_channels = 3;
-  c.num_labels = 10;
-  c.layer_norm_eps = 1e-6;
-  for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
-  c.validate("tiny");
-  return c;
+  return vitbench::testing::shaped_config(
+      "tiny", {.hidden = 32, .heads = 2, .mlp = 64, .image = 32, .patch = 8, .labels = 10});
 }
 
 // Writes the tiny model as a model folder "<parent>/tiny" and returns its path.

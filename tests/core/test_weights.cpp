@@ -4,22 +4,13 @@
 
 #include "core/config.h"
 #include "core/weights.h"
+#include "tests/small_config.h"
 
 namespace vitbench::core {
 namespace {
 
 Config small_config() {
-  Config c;
-  c.hidden_size = 72;
-  c.num_layers = 2;
-  c.num_heads = 3;
-  c.intermediate_size = 144;
-  c.image_size = 20;
-  c.patch_size = 4;
-  c.num_labels = 7;
-  for (int i = 0; i < 7; ++i) c.labels.push_back(std::to_string(i));  // (g++ 12 misreports "L" + to_string under -Wrestrict)
-  c.validate("test");
-  return c;
+  return testing::shaped_config("test", {.hidden = 72, .mlp = 144, .image = 20, .labels = 7});
 }
 
 TEST(WeightGenerator, HashMatchesPublishedVectors) {

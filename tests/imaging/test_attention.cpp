@@ -9,6 +9,7 @@
 #include "imaging/attention.h"
 #include "reference/vit.h"
 #include "tests/imaging/expected_maps.h"
+#include "tests/small_config.h"
 
 namespace vitbench::testing {
 namespace {
@@ -96,18 +97,7 @@ TEST(ClassTokenAttention, RowColumnsHeadsAndGridOrder) {
 }
 
 core::Model small_model() {
-  core::Config c;
-  c.name = "small";
-  c.hidden_size = 12;
-  c.num_layers = 3;
-  c.num_heads = 3;
-  c.intermediate_size = 20;
-  c.image_size = 12;
-  c.patch_size = 4;
-  c.num_labels = 5;
-  for (size_t i = 0; i < 5; ++i) c.labels.push_back("c" + std::to_string(i));
-  c.layer_norm_eps = 1e-6;
-  c.validate("test");
+  const core::Config c = testing::shaped_config("small", {.layers = 3, .image = 12});
   return {c, core::generate_weights(c, 11)};
 }
 

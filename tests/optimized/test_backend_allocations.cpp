@@ -18,6 +18,7 @@
 #include "optimized/backend.h"
 #include "optimized/forward.h"
 #include "optimized/kernel_set.h"
+#include "tests/small_config.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -55,17 +56,7 @@ namespace vitbench::optimized {
 namespace {
 
 core::Config small_config() {
-  core::Config c;
-  c.hidden_size = 72;
-  c.num_layers = 2;
-  c.num_heads = 3;
-  c.intermediate_size = 144;
-  c.image_size = 32;
-  c.patch_size = 4;
-  c.num_labels = 7;
-  c.layer_norm_eps = 1e-6;
-  for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
-  return c;
+  return testing::shaped_config("small", {.hidden = 72, .mlp = 144, .image = 32, .labels = 7});
 }
 
 size_t allocations_during_forward(PreparedModel& model, const core::Tensor& images) {

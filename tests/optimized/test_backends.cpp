@@ -29,6 +29,7 @@
 #include "optimized/forward.h"
 #include "optimized/kernel_set.h"
 #include "reference/vit.h"
+#include "tests/small_config.h"
 
 namespace vitbench::optimized {
 namespace {
@@ -47,21 +48,9 @@ struct Case {
 };
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
+// 5 × 5 patches + class token = 26 tokens.
 core::Config small_config() {
-  core::Config c;
-  c.name = "small";
-  c.hidden_size = 72;
-  c.num_layers = 2;
-  c.num_heads = 3;
-  c.intermediate_size = 144;
-  c.image_size = 20;
-  c.patch_size = 4;  // 5 × 5 patches + class token = 26 tokens
-  c.num_channels = 3;
-  c.num_labels = 7;
-  c.layer_norm_eps = 1e-6;
-  for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
-  c.validate("small_config");
-  return c;
+  return testing::shaped_config("small", {.hidden = 72, .mlp = 144, .image = 20, .labels = 7});
 }
 
 std::vector<Case> cases() {
@@ -165,7 +154,7 @@ void expect_taps_match(const core::Taps& actual, const core::Taps& expected,
   }
 }
 
-class BackendVsReference : public testing::TestWithParam<std::tuple<std::string, Case>> {};
+class BackendVsReference : public ::testing::TestWithParam<std::tuple<std::string, Case>> {};
 
 TEST_P(BackendVsReference, EveryTapMatches) {
   const auto& [backend, test_case] = GetParam();
@@ -231,7 +220,7 @@ TEST_P(BackendVsReference, LogitsWithoutTapsMatchThePassThatFillsThem) {
   }
 }
 
-std::string case_name(const testing::TestParamInfo<BackendVsReference::ParamType>& info) {
+std::string case_name(const ::testing::TestParamInfo<BackendVsReference::ParamType>& info) {
   std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
   for (char& ch : name) {
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
@@ -240,11 +229,11 @@ std::string case_name(const testing::TestParamInfo<BackendVsReference::ParamType
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendVsReference,
-                         testing::Combine(testing::ValuesIn(backend_names()),
-                                          testing::ValuesIn(cases())),
+                         ::testing::Combine(::testing::ValuesIn(backend_names()),
+                                          ::testing::ValuesIn(cases())),
                          case_name);
 
-class EveryBackend : public testing::TestWithParam<std::string> {};
+class EveryBackend : public ::testing::TestWithParam<std::string> {};
 
 // Buffers are kept between calls and grow with the batch: a smaller batch in between must not
 // disturb a later larger one, and one image's logits must not depend on the others in its batch
@@ -286,8 +275,8 @@ TEST_P(EveryBackend, DescribesItself) {
   EXPECT_FALSE(backend.description().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, EveryBackend, testing::ValuesIn(backend_names()),
-                         [](const testing::TestParamInfo<std::string>& info) {
+INSTANTIATE_TEST_SUITE_P(AllBackends, EveryBackend, ::testing::ValuesIn(backend_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& ch : name) {
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';

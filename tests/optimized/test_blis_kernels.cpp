@@ -65,7 +65,7 @@ const char* to_string(Epi e) {
 // into C [m, n] (row stride n + 5, likewise misaligned), checks every element against
 // reference::linear within its bound, and returns C's rows for cross-thread comparison.
 std::vector<float> check_linear(size_t m, size_t n, size_t k, Epi epi, size_t threads) {
-  SCOPED_TRACE(testing::Message() << "m=" << m << " n=" << n << " k=" << k << " "
+  SCOPED_TRACE(::testing::Message() << "m=" << m << " n=" << n << " k=" << k << " "
                                   << to_string(epi) << " threads=" << threads);
   const size_t lda = k + 3, ldc = n + 5;
   const std::vector<float> w = random_floats(n * k, 1);
@@ -185,7 +185,7 @@ TEST(BlisLinear, RefusesGeluBeforeAnInPlaceResidual) {
 // first tokens attend: their rows are checked, the others must be left as they were.
 std::vector<float> check_attention(size_t images, size_t tokens, size_t heads, size_t head_dim,
                                    bool with_probs, size_t threads, size_t queries = 0) {
-  SCOPED_TRACE(testing::Message() << "images=" << images << " tokens=" << tokens
+  SCOPED_TRACE(::testing::Message() << "images=" << images << " tokens=" << tokens
                                   << " heads=" << heads << " head_dim=" << head_dim
                                   << " probs=" << with_probs << " threads=" << threads
                                   << " queries=" << queries);
@@ -200,17 +200,16 @@ std::vector<float> check_attention(size_t images, size_t tokens, size_t heads, s
   const float* qkv = qkv_buf.data() + 1;
   float* out = out_buf.data() + 1;
 
-  AttentionProblem p;
-  p.qkv = qkv;
-  p.ld_qkv = ld_qkv;
-  p.images = images;
-  p.tokens = T;
-  p.heads = heads;
-  p.head_dim = head_dim;
-  p.queries = queries;
-  p.out = out;
-  p.ld_out = ld_out;
-  p.probs = with_probs ? probs.data() : nullptr;
+  const AttentionProblem p{.qkv = qkv,
+                           .ld_qkv = ld_qkv,
+                           .images = images,
+                           .tokens = T,
+                           .heads = heads,
+                           .head_dim = head_dim,
+                           .queries = queries,
+                           .out = out,
+                           .ld_out = ld_out,
+                           .probs = with_probs ? probs.data() : nullptr};
   ThreadPool pool(threads);
   std::vector<float> workspace(attention_workspace_floats(T, head_dim, threads));
   attention(p, workspace.data(), pool);

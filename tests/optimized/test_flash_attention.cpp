@@ -95,17 +95,16 @@ Result run_flash(const Problem& p, size_t threads, size_t key_tile, bool want_pr
   ThreadPool pool(threads);
   // One float of offset: the kernel must not assume an aligned workspace.
   std::vector<float> ws(1 + workspace_floats(T, p.head_dim, pool.size(), key_tile), kSentinel);
-  AttentionProblem ap;
-  ap.qkv = p.qkv();
-  ap.ld_qkv = p.ld_qkv();
-  ap.images = p.images;
-  ap.tokens = T;
-  ap.heads = H;
-  ap.head_dim = p.head_dim;
-  ap.queries = queries;
-  ap.out = out_buf.data() + 1;
-  ap.ld_out = ld_out;
-  ap.probs = want_probs ? probs_buf.data() + 1 : nullptr;
+  const AttentionProblem ap{.qkv = p.qkv(),
+                            .ld_qkv = p.ld_qkv(),
+                            .images = p.images,
+                            .tokens = T,
+                            .heads = H,
+                            .head_dim = p.head_dim,
+                            .queries = queries,
+                            .out = out_buf.data() + 1,
+                            .ld_out = ld_out,
+                            .probs = want_probs ? probs_buf.data() + 1 : nullptr};
   Options options;
   options.key_tile = key_tile;
   options.lse = lse_buf.data() + 1;
@@ -483,15 +482,14 @@ TEST_P(FlashAttention, RefusesMalformedProblems) {
   Problem p = random_problem(rng_, 1, 4, 2, 8);
   std::vector<float> out(4 * 16), probs(2 * 4 * 4), ws(workspace_floats(4, 8, 1));
   ThreadPool pool(1);
-  AttentionProblem ap;
-  ap.qkv = p.qkv();
-  ap.ld_qkv = 3 * 16 - 1;
-  ap.images = 1;
-  ap.tokens = 4;
-  ap.heads = 2;
-  ap.head_dim = 8;
-  ap.out = out.data();
-  ap.ld_out = 16;
+  AttentionProblem ap{.qkv = p.qkv(),
+                      .ld_qkv = 3 * 16 - 1,
+                      .images = 1,
+                      .tokens = 4,
+                      .heads = 2,
+                      .head_dim = 8,
+                      .out = out.data(),
+                      .ld_out = 16};
   EXPECT_ANY_THROW(attention(ap, ws.data(), pool));
   ap.ld_qkv = 3 * 16;
   ap.ld_out = 15;

@@ -16,6 +16,7 @@
 #include "core/taps.h"
 #include "core/weights.h"
 #include "reference/vit.h"
+#include "tests/small_config.h"
 
 namespace vitbench::reference {
 namespace {
@@ -30,20 +31,7 @@ constexpr uint64_t kImageSeed = 11;
 // Small and deliberately odd: 3 heads of size 4, an MLP width that is no multiple of anything
 // the model uses, a 2x2 grid of 4x4 patches (T = 5 tokens), 5 labels.
 Config small_config(size_t layers = 2) {
-  Config c;
-  c.name = "small";
-  c.hidden_size = 12;
-  c.num_layers = layers;
-  c.num_heads = 3;
-  c.intermediate_size = 20;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.num_channels = 3;
-  c.num_labels = 5;
-  c.layer_norm_eps = 1e-6;
-  for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
-  c.validate("small_config");
-  return c;
+  return testing::shaped_config("small", {.layers = layers});
 }
 
 core::Model make_model(const Config& c, uint64_t seed = kWeightSeed) {
@@ -339,7 +327,7 @@ struct Variant {
 // Names the variant in gtest's messages instead of dumping its bytes.
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
 
-class ReferenceAgainstIndependent : public testing::TestWithParam<Variant> {};
+class ReferenceAgainstIndependent : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(ReferenceAgainstIndependent, EveryTapAgrees) {
   const Variant& v = GetParam();
@@ -371,13 +359,13 @@ TEST_P(ReferenceAgainstIndependent, EveryTapAgrees) {
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, ReferenceAgainstIndependent,
-    testing::Values(Variant{"default_1_layer", 1, core::Pooling::ClassToken, core::GeluKind::Erf,
+    ::testing::Values(Variant{"default_1_layer", 1, core::Pooling::ClassToken, core::GeluKind::Erf,
                             core::PositionEmbedding::Learned, true},
                     Variant{"mean_tanh_sincos_nobias", 1, core::Pooling::Mean,
                             core::GeluKind::Tanh, core::PositionEmbedding::Sincos, false},
                     Variant{"default_2_layers", 2, core::Pooling::ClassToken,
                             core::GeluKind::Erf, core::PositionEmbedding::Learned, true}),
-    [](const testing::TestParamInfo<Variant>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
 TEST(ReferenceForward, ThreadCountDoesNotChangeAnyBit) {
   const Config c = small_config();

@@ -41,27 +41,16 @@
 #include "reference/ops.h"
 #include "reference/vit.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/small_config.h"
 
 namespace vitbench::robustness {
 namespace {
 
 constexpr double kU = 0x1p-24;  // float32's unit roundoff
 
+// Heads of 24; 25 patches + the class token = 26 tokens.
 core::Config small_config() {
-  core::Config c;
-  c.name = "edges";
-  c.hidden_size = 72;
-  c.num_layers = 2;
-  c.num_heads = 3;  // head_dim 24
-  c.intermediate_size = 144;
-  c.image_size = 20;
-  c.patch_size = 4;  // 25 patches + class token = 26 tokens
-  c.num_channels = 3;
-  c.num_labels = 7;
-  c.layer_norm_eps = 1e-6;
-  for (size_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
-  c.validate("edges");
-  return c;
+  return testing::shaped_config("edges", {.hidden = 72, .mlp = 144, .image = 20, .labels = 7});
 }
 
 bool is_reference(const std::string& backend) { return backend == "reference"; }
@@ -424,16 +413,15 @@ TEST_P(Kernels, AttentionLogitsOfPlusAndMinus1e4) {
       qkv[t * 3 * D + 2 * D + j] = static_cast<float>(t + 1) * (j % 3 == 0 ? -1.0f : 0.5f);  // v
     }
   }
-  optimized::AttentionProblem p;
-  p.qkv = qkv.data();
-  p.ld_qkv = 3 * D;
-  p.images = 1;
-  p.tokens = T;
-  p.heads = H;
-  p.head_dim = d;
-  p.out = out.data();
-  p.ld_out = D;
-  p.probs = probs.data();
+  const optimized::AttentionProblem p{.qkv = qkv.data(),
+                                      .ld_qkv = 3 * D,
+                                      .images = 1,
+                                      .tokens = T,
+                                      .heads = H,
+                                      .head_dim = d,
+                                      .out = out.data(),
+                                      .ld_out = D,
+                                      .probs = probs.data()};
   std::vector<float> workspace(k.attention.workspace_floats(T, d, pool.size()) + 1);
   k.attention.run(p, workspace.data(), pool);
 
