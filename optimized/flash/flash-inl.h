@@ -150,11 +150,28 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
     hn::StoreU(lowest, d, m + v * L);
     hn::StoreU(hn::Zero(d), d, l + v * L);
   }
-  std::fill_n(o, t.rows * dp, 0.0f);
 
   const bool pad_v = dh % L != 0;
   const float* vsrc = pad_v ? vt : nullptr;
   const size_t ldv = pad_v ? dp : t.ld;
+  // With every key in one tile (ViT's 197 tokens) and d whole vectors, P·V goes straight to out,
+  // each row scaled by 1/l as it is stored, as the materialized kernel does: no O to clear,
+  // reload and normalise. The products are the same, so the results are bitwise the same.
+  const bool direct = t.tokens <= bc && !pad_v;
+  // out = o / l; lse = m + log(l). log(l) is kept apart from m for the probabilities below:
+  // exp((s − m) − log l) has s − m exact for the keys that matter (Sterbenz), where
+  // exp(s − lse) would inherit lse's rounding, u·|lse| (1e-4 relative at logits of 1e4).
+  // Called once m and l are final and alpha is no longer read: log l takes alpha's place.
+  float* HWY_RESTRICT log_l = alpha;
+  const auto finish_stats = [&] {
+    for (size_t v = 0; v < qv; ++v) {
+      const V lv = hn::LoadU(d, l + v * L);
+      const V log_lv = hn::Log(d, lv);
+      hn::StoreU(log_lv, d, log_l + v * L);
+      hn::StoreU(hn::Add(hn::LoadU(d, m + v * L), log_lv), d, lse + v * L);
+      hn::StoreU(hn::Div(hn::Set(d, 1.0f), lv), d, l + v * L);  // l now holds 1/l
+    }
+  };
   for (size_t key0 = 0; key0 < t.tokens; key0 += bc) {
     const size_t keys = std::min(bc, t.tokens - key0);
     V mx[kTileVectors], sum[kTileVectors];
@@ -213,36 +230,43 @@ HWY_INLINE void FlashTile(D d, const TileArgs& t, float* HWY_RESTRICT slice) {
     } else {
       vsrc = vrows;
     }
+    if (direct) finish_stats();
+    // The first tile starts O from zero (its alpha is 0), so O needs no clearing before it; a
+    // direct one writes out instead of O.
+    const bool first = key0 == 0;
+    float* const dst = direct ? t.out : o;
+    const size_t ld_dst = direct ? t.ld_out : dp;
     for (size_t i = 0; i < t.rows; i += kOutRows) {
       const size_t mr = std::min(kOutRows, t.rows - i);
       for (size_t c = 0; c < dp; c += kOutVectors * L) {
         const size_t nv = std::min(kOutVectors, (dp - c) / L);
         Dispatch2<kOutRows, kOutVectors>(mr, nv, [&](auto R, auto NV) {
-          OutBlock<decltype(R)::value, decltype(NV)::value, OutStart::kLoadScaled>(
-              d, s + i, br, vsrc + c, ldv, keys, alpha + i, o + i * dp + c, dp);
+          constexpr size_t kR = decltype(R)::value, kNV = decltype(NV)::value;
+          if (first) {
+            OutBlock<kR, kNV, OutStart::kZero>(d, s + i, br, vsrc + c, ldv, keys, nullptr,
+                                               dst + i * ld_dst + c, ld_dst,
+                                               direct ? l + i : nullptr);
+          } else {
+            OutBlock<kR, kNV, OutStart::kLoadScaled>(d, s + i, br, vsrc + c, ldv, keys,
+                                                     alpha + i, o + i * dp + c, dp);
+          }
         });
       }
     }
   }
 
-  // out = o / l; lse = m + log(l). log(l) is kept apart from m for the probabilities below:
-  // exp((s − m) − log l) has s − m exact for the keys that matter (Sterbenz), where
-  // exp(s − lse) would inherit lse's rounding, u·|lse| (1e-4 relative at logits of 1e4).
-  float* HWY_RESTRICT log_l = alpha;  // alpha is dead after the last key tile
-  for (size_t v = 0; v < qv; ++v) {
-    const V lv = hn::LoadU(d, l + v * L);
-    const V log_lv = hn::Log(d, lv);
-    hn::StoreU(log_lv, d, log_l + v * L);
-    hn::StoreU(hn::Add(hn::LoadU(d, m + v * L), log_lv), d, lse + v * L);
-    hn::StoreU(hn::Div(hn::Set(d, 1.0f), lv), d, l + v * L);  // l now holds 1/l
-  }
-  for (size_t i = 0; i < t.rows; ++i) {
-    const V inv = hn::Set(d, l[i]);
-    const float* orow = o + i * dp;
-    float* dst = t.out + i * t.ld_out;
-    size_t c = 0;
-    for (; c + L <= dh; c += L) hn::StoreU(hn::Mul(hn::LoadU(d, orow + c), inv), d, dst + c);
-    for (; c < dh; ++c) dst[c] = orow[c] * l[i];
+  if (!direct) {
+    finish_stats();
+    for (size_t i = 0; i < t.rows; ++i) {
+      const V inv = hn::Set(d, l[i]);
+      const float* orow = o + i * dp;
+      float* out_row = t.out + i * t.ld_out;
+      size_t c = 0;
+      for (; c + L <= dh; c += L) {
+        hn::StoreU(hn::Mul(hn::LoadU(d, orow + c), inv), d, out_row + c);
+      }
+      for (; c < dh; ++c) out_row[c] = orow[c] * l[i];
+    }
   }
   if (t.lse) std::copy_n(lse, t.rows, t.lse);
 

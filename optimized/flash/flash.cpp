@@ -37,7 +37,8 @@
 //        measured slower at 1 thread (119–130 against 135–154 GFLOP/s) and equal at 2, so 128
 //        stays.
 //        Short sequences, up to 2·Bc keys (ViT's 197 tokens), run as one tile of all the keys:
-//        the softmax in one pass, no online rescale, O stored once instead of once per tile
+//        the softmax in one pass, no online rescale, and P·V stored straight into out, scaled by
+//        1/l (with d whole vectors; else through O, stored once instead of once per tile)
 //        (measured at T = 197 against 128 + 69 keys: docs/performance.md, "Flash at 197 tokens:
 //        one key tile").
 //   AVX2/SSE4 (16 registers): Br = 2 vectors (16 / 8 queries), 6×2 kernels, Bc = 128.
