@@ -28,11 +28,7 @@ inline core::Config shaped_config(const std::string& name, const ModelShape& s) 
   c.num_channels = 3;
   c.num_labels = s.labels;
   c.layer_norm_eps = 1e-6;
-  for (size_t i = 0; i < s.labels; ++i) {
-    std::string label = "LABEL_";  // appended, not "LABEL_" + ...: g++ 12's -Wrestrict misfires
-    label += std::to_string(i);
-    c.labels.push_back(label);
-  }
+  for (size_t i = 0; i < s.labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
   c.validate(name);
   return c;
 }
