@@ -138,10 +138,27 @@ inline void PackNK(const float* HWY_RESTRICT w, size_t n, size_t k, size_t ldw, 
   }
 #define VB_ALL_ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 
+#define VB_K_STEP                                                \
+  {                                                              \
+    const V b0 = hn::Load(d, b);                                 \
+    [[maybe_unused]] V b1 = b0, b2 = b0, b3 = b0;                \
+    if constexpr (kNV > 1) b1 = hn::Load(d, b + L);              \
+    if constexpr (kNV > 2) b2 = hn::Load(d, b + 2 * L);          \
+    if constexpr (kNV > 3) b3 = hn::Load(d, b + 3 * L);          \
+    VB_ALL_ROWS(VB_ROW_FMA)                                      \
+    b += kNV * L;                                                \
+  }
+
+inline constexpr size_t kLineFloats = 64 / sizeof(float);
+
+// pf: `pf_lines` (<= kc) cache lines to prefetch, one every kc / pf_lines steps of k, so that
+// they leave the core as a trickle rather than a burst at the kernel's start (a burst of
+// misses fills the core's miss buffers, and the A loads queue behind them).
 template <size_t kRows, class D>
 HWY_NOINLINE void Microkernel(D d, const float* HWY_RESTRICT a, size_t lda,
                               const float* HWY_RESTRICT b, size_t kc,
-                              const float* in, size_t ld_in, float* out, size_t ld_out) {
+                              const float* in, size_t ld_in, float* out, size_t ld_out,
+                              const float* pf, size_t pf_lines) {
   using V = hn::Vec<D>;
   const size_t L = hn::Lanes(d);
   const V zero = hn::Zero(d);
@@ -149,17 +166,18 @@ HWY_NOINLINE void Microkernel(D d, const float* HWY_RESTRICT a, size_t lda,
   if (in) {
     VB_ALL_ROWS(VB_ROW_LOAD)
   }
-  for (size_t k = 0; k < kc; ++k) {
-    const V b0 = hn::Load(d, b);
-    [[maybe_unused]] V b1 = b0, b2 = b0, b3 = b0;
-    if constexpr (kNV > 1) b1 = hn::Load(d, b + L);
-    if constexpr (kNV > 2) b2 = hn::Load(d, b + 2 * L);
-    if constexpr (kNV > 3) b3 = hn::Load(d, b + 3 * L);
-    VB_ALL_ROWS(VB_ROW_FMA)
-    b += kNV * L;
+  size_t k = 0;
+  if (pf_lines != 0) {
+    const size_t step = kc / pf_lines;
+    for (size_t line = 0; line < pf_lines; ++line) {
+      ::hwy::Prefetch(pf + line * kLineFloats);
+      for (const size_t end = k + step; k < end; ++k) VB_K_STEP
+    }
   }
+  for (; k < kc; ++k) VB_K_STEP
   VB_ALL_ROWS(VB_ROW_STORE)
 }
+#undef VB_K_STEP
 #undef VB_ROW_DECL
 #undef VB_ROW_LOAD
 #undef VB_ROW_FMA
@@ -169,11 +187,14 @@ HWY_NOINLINE void Microkernel(D d, const float* HWY_RESTRICT a, size_t lda,
 template <class D>
 HWY_INLINE void MicrokernelRows(D d, size_t rows, const float* HWY_RESTRICT a, size_t lda,
                                 const float* HWY_RESTRICT b, size_t kc, const float* in,
-                                size_t ld_in, float* out, size_t ld_out) {
+                                size_t ld_in, float* out, size_t ld_out, const float* pf,
+                                size_t pf_lines) {
   switch (rows) {
-#define VB_CASE(r)                                                                    \
-  case r:                                                                             \
-    if constexpr (r <= kMR) return Microkernel<r>(d, a, lda, b, kc, in, ld_in, out, ld_out); \
+#define VB_CASE(r)                                                                     \
+  case r:                                                                              \
+    if constexpr (r <= kMR) {                                                          \
+      return Microkernel<r>(d, a, lda, b, kc, in, ld_in, out, ld_out, pf, pf_lines);   \
+    }                                                                                  \
     break;
     VB_CASE(1) VB_CASE(2) VB_CASE(3) VB_CASE(4) VB_CASE(5) VB_CASE(6)
     VB_CASE(7) VB_CASE(8) VB_CASE(9) VB_CASE(10) VB_CASE(11) VB_CASE(12)
@@ -360,20 +381,24 @@ HWY_NOINLINE void GemmRange(D d, const GemmOperands& g, size_t m0, size_t m1, si
         }
 #endif
         const size_t micro_panels = (m1 - m0 + kMR - 1) / kMR;
-        const size_t kLineFloats = 64 / sizeof(float);
+        const size_t next_lines = (next_floats + kLineFloats - 1) / kLineFloats;
         const size_t lines_per_step =
-            (next_floats / kLineFloats + micro_panels - 1) / std::max<size_t>(micro_panels, 1);
+            (next_lines + micro_panels - 1) / std::max<size_t>(micro_panels, 1);
         size_t next_line = 0;
         for (size_t i = m0; i < m1; i += kMR) {
           const size_t mr = std::min(kMR, m1 - i);
-          for (size_t l = 0; l < lines_per_step && next_line * kLineFloats < next_floats;
-               ++l, ++next_line) {
+          // This micro-panel's share of the lines: the microkernel spreads up to one per k
+          // step over its loop; more than that (few rows, so few micro-panels) go out here.
+          size_t lines = std::min(lines_per_step, next_lines - next_line);
+          for (; lines > kcb; --lines, ++next_line) {
             ::hwy::Prefetch(next + next_line * kLineFloats);
           }
+          const float* pf = next + next_line * kLineFloats;
+          next_line += lines;
           const float* a = g.a + i * g.lda + k0;
           const float* in = first ? nullptr : ws_panel + (i - m0) * ld_ws;
           const auto kernel_into = [&](float* out, size_t ld_out) {
-            MicrokernelRows(d, mr, a, g.lda, b, kcb, in, ld_ws, out, ld_out);
+            MicrokernelRows(d, mr, a, g.lda, b, kcb, in, ld_ws, out, ld_out, pf, lines);
           };
           if (!last) {
             kernel_into(ws_panel + (i - m0) * ld_ws, ld_ws);
