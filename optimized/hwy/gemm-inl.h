@@ -151,9 +151,10 @@ inline void PackNK(const float* HWY_RESTRICT w, size_t n, size_t k, size_t ldw, 
 
 inline constexpr size_t kLineFloats = 64 / sizeof(float);
 
-// pf: `pf_lines` (<= kc) cache lines to prefetch, one every kc / pf_lines steps of k, so that
-// they leave the core as a trickle rather than a burst at the kernel's start (a burst of
-// misses fills the core's miss buffers, and the A loads queue behind them).
+// pf: `pf_lines` (<= kc) cache lines to prefetch (GemmRange's next sliver), one every
+// kc / pf_lines steps of k, so that they leave the core as a trickle while the FMAs run: issued
+// as a burst of ~16 before each call, they held 3-4% of the ViT-B forward's profile
+// (docs/performance.md, "The weight prefetch spread through the microkernel").
 template <size_t kRows, class D>
 HWY_NOINLINE void Microkernel(D d, const float* HWY_RESTRICT a, size_t lda,
                               const float* HWY_RESTRICT b, size_t kc,

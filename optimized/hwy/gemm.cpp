@@ -25,7 +25,7 @@
 //   L3/DRAM:   W streams through once per A block; at M = 197 there is one A block, so every
 //              weight is read from memory once per GEMM. The next sliver is prefetched while the
 //              current one is in use (its first microkernel would otherwise stall on every line),
-//              a line every few k steps inside the microkernels, never in bursts.
+//              a line every few k steps inside the microkernels rather than in bursts.
 // Sizes and tile shapes were chosen by measurement (docs/performance.md, "GEMM"): on Zen5 the
 // AVX-512 kernel runs at 74-96% of the FMA peak at the ViT shapes (median ~88%), the AVX2 one
 // at 82-97% of the AVX2 peak.
