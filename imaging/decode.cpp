@@ -10,22 +10,7 @@
 #include <memory>
 
 #include "core/error.h"
-
-// The one copy of stb_image's implementation, with internal linkage so that no other copy
-// (Debian's libstb.so, a test's) can clash with it. Only the formats we promise are compiled in:
-// less code reachable from a stranger's file. The dimension cap mirrors kMaxImagePixels' side.
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_BMP
-#define STBI_ONLY_PNM
-#define STBI_NO_STDIO
-#define STBI_MAX_DIMENSIONS (1 << 15)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <stb_image.h>
-#pragma GCC diagnostic pop
+#include "imaging/stb_decoder.h"
 
 namespace vitbench::imaging {
 namespace {
@@ -353,13 +338,13 @@ RgbImage decode_image(std::string_view bytes, const std::string& where) {
     case ImageFormat::Pnm: check_pnm(bytes, where); break;
   }
   if (bytes.size() > size_t(INT32_MAX)) fail(where, "image file too large");
-  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
   const std::string name = to_string(format);
 
   int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(data, size, &w, &h, &comp)) {
-    fail(where, "cannot read " + name + " header: " + stbi_failure_reason() + " (corrupt file?)");
+  if (!stb::info(data, size, &w, &h, &comp)) {
+    fail(where, "cannot read " + name + " header: " + stb::failure_reason() + " (corrupt file?)");
   }
   if (w <= 0 || h <= 0) fail(where, "corrupt " + name + " (size " + std::to_string(w) + "x" +
                                         std::to_string(h) + ")");
@@ -367,14 +352,14 @@ RgbImage decode_image(std::string_view bytes, const std::string& where) {
     fail(where, name + " image is " + std::to_string(w) + "x" + std::to_string(h) +
                     ", more than the " + std::to_string(kMaxImagePixels) + " pixels allowed");
   }
-  if (stbi_is_16_bit_from_memory(data, size)) {  // already refused above; belt and braces
+  if (stb::is_16_bit(data, size)) {  // already refused above; belt and braces
     fail(where, "16-bit " + name + " is not supported (8 bits per sample only)");
   }
   // Asking for 3 channels makes stb expand gray (R = G = B) and drop alpha, as documented.
-  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
-      stbi_load_from_memory(data, size, &w, &h, &comp, 3), stbi_image_free);
+  std::unique_ptr<unsigned char, void (*)(void*)> decoded(stb::load_rgb(data, size, &w, &h),
+                                                          stb::free_pixels);
   if (!decoded) {
-    fail(where, "cannot decode " + name + " image: " + stbi_failure_reason() + " (corrupt file?)");
+    fail(where, "cannot decode " + name + " image: " + stb::failure_reason() + " (corrupt file?)");
   }
   RgbImage image;
   image.width = size_t(w);
