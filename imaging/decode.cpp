@@ -342,8 +342,8 @@ RgbImage decode_image(std::string_view bytes, const std::string& where) {
   const int size = static_cast<int>(bytes.size());
   const std::string name = to_string(format);
 
-  int w = 0, h = 0, comp = 0;
-  if (!stb::info(data, size, &w, &h, &comp)) {
+  int w = 0, h = 0;
+  if (!stb::info(data, size, &w, &h)) {
     fail(where, "cannot read " + name + " header: " + stb::failure_reason() + " (corrupt file?)");
   }
   if (w <= 0 || h <= 0) fail(where, "corrupt " + name + " (size " + std::to_string(w) + "x" +

@@ -9,8 +9,8 @@
 // 32 or more (stbi__grow_buffer_unsafe; found by tests/fuzz, regress_jpeg_scan_ends_mid_block;
 // stb 2.28 checks the lengths instead). The shifted value is always that zero byte (only the
 // `nomore` state reaches the debt), so the image decodes as stb means it to, missing data as
-// zeros (libjpeg too decodes such files, with a warning). Every other check stays on for stb,
-// and all of them for the code around it.
+// zeros (as libjpeg also decodes such data, with its JWRN_HIT_MARKER warning). Every other check
+// stays on for stb, and all of them for the code around it.
 #include "imaging/stb_decoder.h"
 
 #define STB_IMAGE_STATIC
@@ -33,8 +33,9 @@
 
 namespace vitbench::imaging::stb {
 
-bool info(const unsigned char* data, int size, int* width, int* height, int* channels) {
-  return stbi_info_from_memory(data, size, width, height, channels) != 0;
+bool info(const unsigned char* data, int size, int* width, int* height) {
+  int channels_in_file = 0;
+  return stbi_info_from_memory(data, size, width, height, &channels_in_file) != 0;
 }
 
 bool is_16_bit(const unsigned char* data, int size) {

@@ -5,8 +5,8 @@
 
 namespace vitbench::imaging::stb {
 
-// stbi_info_from_memory: width, height and channels from the header, false if unreadable.
-bool info(const unsigned char* data, int size, int* width, int* height, int* channels);
+// stbi_info_from_memory: width and height from the header, false if unreadable.
+bool info(const unsigned char* data, int size, int* width, int* height);
 // stbi_is_16_bit_from_memory.
 bool is_16_bit(const unsigned char* data, int size);
 // stbi_load_from_memory asking for 3 channels (gray expanded, alpha dropped); null on failure.

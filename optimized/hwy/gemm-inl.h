@@ -383,14 +383,14 @@ HWY_NOINLINE void GemmRange(D d, const GemmOperands& g, size_t m0, size_t m1, si
 #endif
         const size_t micro_panels = (m1 - m0 + kMR - 1) / kMR;
         const size_t next_lines = (next_floats + kLineFloats - 1) / kLineFloats;
-        const size_t lines_per_step =
+        const size_t lines_per_panel =
             (next_lines + micro_panels - 1) / std::max<size_t>(micro_panels, 1);
         size_t next_line = 0;
         for (size_t i = m0; i < m1; i += kMR) {
           const size_t mr = std::min(kMR, m1 - i);
           // This micro-panel's share of the lines: the microkernel spreads up to one per k
           // step over its loop; more than that (few rows, so few micro-panels) go out here.
-          size_t lines = std::min(lines_per_step, next_lines - next_line);
+          size_t lines = std::min(lines_per_panel, next_lines - next_line);
           for (; lines > kcb; --lines, ++next_line) {
             ::hwy::Prefetch(next + next_line * kLineFloats);
           }
