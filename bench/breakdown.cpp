@@ -19,8 +19,8 @@ using optimized::ForwardOp;
 
 const std::vector<std::string>& breakdown_class_names() {
   static const std::vector<std::string> names = {
-      "gemm.qkv",  "gemm.proj", "gemm.fc1", "gemm.fc2",    "attention", "layer_norm",
-      "gelu",      "residual",  "patch_embed", "head",     "other"};
+      "gemm.qkv", "gemm.proj", "gemm.fc1",    "gemm.fc2", "attention", "qkv+attention",
+      "layer_norm", "gelu",    "residual", "patch_embed", "head",     "other"};
   return names;
 }
 
@@ -69,12 +69,20 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
   const size_t last_rows = N * c.pooled_tokens();
   const core::flops::BlockFlops blocks = core::flops::optimized_blocks(c);
   const double images = static_cast<double>(N);
-  add("gemm.qkv", dims({rows, 3 * D, D}), ForwardOp::Qkv, images * blocks.qkv, 0);
+  // Blocks whose qkv and attention ran fused (optimized::fuses_qkv_attention), one lap each, over
+  // every token: their work leaves gemm.qkv and attention for qkv+attention.
+  const double fused = static_cast<double>(per_forward(times.calls[static_cast<size_t>(
+      ForwardOp::QkvAttention)]));
+  const double fused_qkv = fused * images * core::flops::linear(T, 3 * D, D);
+  const double fused_attention = fused * images * core::flops::attention(T, H, c.head_dim());
+  add("gemm.qkv", dims({rows, 3 * D, D}), ForwardOp::Qkv, images * blocks.qkv - fused_qkv, 0);
   add("gemm.proj", dims({rows, D, D}), ForwardOp::Proj, images * blocks.proj, 0);
   add("gemm.fc1", dims({rows, M, D}), ForwardOp::Fc1, images * blocks.fc1, 0);
   add("gemm.fc2", dims({rows, D, M}), ForwardOp::Fc2, images * blocks.fc2, 0);
-  add("attention", dims({T, H, c.head_dim()}), ForwardOp::Attention, images * blocks.attention,
-      0);
+  add("attention", dims({T, H, c.head_dim()}), ForwardOp::Attention,
+      images * blocks.attention - fused_attention, 0);
+  add("qkv+attention", dims({rows, 3 * D, D}), ForwardOp::QkvAttention,
+      fused_qkv + fused_attention, 0);
   // Every LN1 and all but the last LN2 over all rows; the last LN2 and the final norm over the
   // rows the last block keeps.
   add("layer_norm", dims({rows, D}), ForwardOp::LayerNorm, 0,
@@ -104,6 +112,9 @@ Breakdown summarize_breakdown(const core::Config& c, const optimized::ForwardTim
       k.note = "fused into gemm.proj's and gemm.fc2's epilogues";
     }
     if (k.name == "other") k.note = "im2col, position embedding, the last block's rows, pooling";
+    if (k.name == "qkv+attention" && k.calls > 0) {
+      k.note = "qkv GEMM and attention in one task per head";
+    }
     b.seconds_per_forward += k.seconds;
   }
   double idle = 0;

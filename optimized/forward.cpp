@@ -13,6 +13,12 @@
 // (last_block_tokens), unless a tap needs the others; and only their queries are computed and
 // attend in that block (its q and k|v weights are packed apart), unless its attention maps are
 // wanted.
+// qkv and attention fused per head (fuses_qkv_attention: several threads, and heads that share
+// evenly among them): one parallel region per block, a task per head, that computes the head's
+// q|k|v columns for every image into its worker's own buffer and attends over them at once. So
+// attention reads what its own core has just written instead of q, k and v columns written by
+// every core, and the block has one barrier less (docs/performance.md, "qkv and attention fused
+// per head"). The weights are packed per head, [3·hd, D] each, for that.
 // Layer scale (DeiT III) costs nothing per forward: ls1 and ls2 are folded into proj's and fc2's
 // weight rows and biases at prepare time, gamma ⊙ (a·W + b) = a·(gamma ⊙ W) + gamma ⊙ b, so the
 // fused residual epilogues stay as they are (the products round differently from the
@@ -57,7 +63,12 @@ struct PreparedBlock {
   // qkv, or in a last block whose queries may be pruned, its q and k|v rows packed apart (one
   // or the other is null).
   std::unique_ptr<PackedLinear> qkv, q, kv, proj, fc1, fc2;
+  // Or, when qkv runs fused with attention (fuses_qkv_attention), each head's q|k|v rows apart,
+  // [3·head_dim, D] each, and their biases [heads, 3·head_dim].
+  std::vector<std::unique_ptr<PackedLinear>> qkv_heads;
+  Tensor qkv_head_bias;
 };
+
 
 // Calls f(first_row, rows, step) over the rows of the first `queries` of each of N images' T
 // tokens: rows first_row + r·step, r < rows. One call when those rows are evenly spaced (every
@@ -82,11 +93,18 @@ void record(core::Taps* taps, const std::string& name, const float* data, core::
 class KernelSetModel final : public PreparedModel {
  public:
   KernelSetModel(const core::Model& model, KernelSet kernels, size_t threads, ForwardTimes* times)
-      : config_(model.config), kernels_(std::move(kernels)), pool_(threads), times_(times) {
+      : config_(model.config),
+        kernels_(std::move(kernels)),
+        pool_(threads),
+        fused_(fuses_qkv_attention(model.config, threads)),
+        times_(times) {
     if (times_) pool_.set_idle_accounting(true);
     const core::Config& c = config_;
     const core::Weights& w = model.weights;
     c.validate("prepare");
+    if (fused_) {
+      for (size_t i = 0; i < threads; ++i) serial_pools_.push_back(std::make_unique<ThreadPool>(1));
+    }
     core::check_weight_sizes(model, "prepare");  // every tensor below has its config's size
     const size_t D = c.hidden_size, M = c.intermediate_size;
     const size_t L = c.num_labels, K = c.patch_dim();
@@ -149,6 +167,19 @@ class KernelSetModel final : public PreparedModel {
         // Rows [0, D) of the qkv weight make q, [D, 3D) k and v (forward(): `queries`).
         q.q = pack(b.qkv_weight, D, D);
         q.kv = kernels_.linear.pack(b.qkv_weight.data() + D * D, 2 * D, D);
+      } else if (fused_) {
+        // Head h's rows: q's [h·hd, (h+1)·hd), then k's and v's, D and 2·D further on.
+        const size_t H = c.num_heads, hd = c.head_dim();
+        q.qkv_head_bias = Tensor({H, 3 * hd});
+        Tensor rows({3 * hd, D});
+        for (size_t h = 0; h < H; ++h) {
+          for (size_t part = 0; part < 3; ++part) {
+            const size_t from = part * D + h * hd;
+            std::copy_n(b.qkv_weight.data() + from * D, hd * D, rows.data() + part * hd * D);
+            std::copy_n(b.qkv_bias.data() + from, hd, q.qkv_head_bias.data() + (h * 3 + part) * hd);
+          }
+          q.qkv_heads.push_back(kernels_.linear.pack(rows.data(), 3 * hd, D));
+        }
       } else {
         q.qkv = pack(b.qkv_weight, 3 * D, D);
       }
@@ -207,51 +238,13 @@ class KernelSetModel final : public PreparedModel {
       kernels_.layer_norm.run(x_.data(), rows, D, D, b.norm1_weight.data(), b.norm1_bias.data(),
                               eps, ln_.data(), D, pool_);
       lap(ForwardOp::LayerNorm);
-      Epilogue qkv_epilogue;
-      qkv_epilogue.bias = b.qkv_bias.data();
-      if (b.qkv) {
-        lin.run(ln_.data(), rows, D, *b.qkv, wide_.data(), 3 * D, qkv_epilogue, pool_);
+      float* block_probs = want_probs ? probs.data() : nullptr;
+      if (b.qkv_heads.empty()) {
+        qkv_then_attention(b, N, queries, block_probs);
       } else {
-        // k and v for every token, q for the tokens that attend. Each output element is the same
-        // dot product, in the same order, as in the one qkv GEMM.
-        Epilogue kv_epilogue;
-        kv_epilogue.bias = b.qkv_bias.data() + D;
-        lin.run(ln_.data(), rows, D, *b.kv, wide_.data() + D, 3 * D, kv_epilogue, pool_);
-        for_query_rows(N, T, queries, [&](size_t r0, size_t m, size_t step) {
-          lin.run(ln_.data() + r0 * D, m, step * D, *b.q, wide_.data() + r0 * 3 * D,
-                  step * 3 * D, qkv_epilogue, pool_);
-        });
+        qkv_attention_per_head(b, N, block_probs);
+        lap(ForwardOp::QkvAttention);
       }
-      lap(ForwardOp::Qkv);
-      if (c.qk_norm) {
-        // QK norm, in place in the qkv rows: head h's q (columns h·d of the first D) and k (of
-        // the next D) are strided matrices the LayerNorm kernel takes as they are.
-        const size_t hd = c.head_dim();
-        for (size_t h = 0; h < H; ++h) {
-          float* q = wide_.data() + h * hd;
-          for_query_rows(N, T, queries, [&](size_t r0, size_t m, size_t step) {
-            float* rows_q = q + r0 * 3 * D;
-            kernels_.layer_norm.run(rows_q, m, hd, step * 3 * D, b.q_norm_weight.data(),
-                                    b.q_norm_bias.data(), eps, rows_q, step * 3 * D, pool_);
-          });
-          kernels_.layer_norm.run(q + D, rows, hd, 3 * D, b.k_norm_weight.data(),
-                                  b.k_norm_bias.data(), eps, q + D, 3 * D, pool_);
-        }
-        lap(ForwardOp::LayerNorm);
-      }
-
-      const AttentionProblem problem{.qkv = wide_.data(),
-                                     .ld_qkv = 3 * D,
-                                     .images = N,
-                                     .tokens = T,
-                                     .heads = H,
-                                     .head_dim = c.head_dim(),
-                                     .queries = queries,
-                                     .out = attn_.data(),
-                                     .ld_out = D,
-                                     .probs = want_probs ? probs.data() : nullptr};
-      kernels_.attention.run(problem, workspace_.data(), pool_);
-      lap(ForwardOp::Attention);
       if (want_probs) record(taps, core::tap::attn_probs(i), probs.data(), {N, H, T, T});
       if (i + 1 == blocks_.size() && last_tokens < T) {
         keep_leading_tokens(N, last_tokens);
@@ -347,6 +340,103 @@ class KernelSetModel final : public PreparedModel {
   }
 
  private:
+  // Block b's qkv for every token (or, in a last block with pruned queries, k and v for every
+  // token and q for the `queries` that attend), one GEMM over the pool; then QK norm; then the
+  // attention of every image and head, over the pool again.
+  void qkv_then_attention(const PreparedBlock& b, size_t N, size_t queries, float* probs) {
+    const core::Config& c = config_;
+    const size_t T = c.num_tokens(), D = c.hidden_size, H = c.num_heads, rows = N * T;
+    const float eps = static_cast<float>(c.layer_norm_eps);
+    Epilogue qkv_epilogue;
+    qkv_epilogue.bias = b.qkv_bias.data();
+    if (b.qkv) {
+      kernels_.linear.run(ln_.data(), rows, D, *b.qkv, wide_.data(), 3 * D, qkv_epilogue, pool_);
+    } else {
+      // k and v for every token, q for the tokens that attend. Each output element is the same
+      // dot product, in the same order, as in the one qkv GEMM.
+      Epilogue kv_epilogue;
+      kv_epilogue.bias = b.qkv_bias.data() + D;
+      kernels_.linear.run(ln_.data(), rows, D, *b.kv, wide_.data() + D, 3 * D, kv_epilogue, pool_);
+      for_query_rows(N, T, queries, [&](size_t r0, size_t m, size_t step) {
+        kernels_.linear.run(ln_.data() + r0 * D, m, step * D, *b.q, wide_.data() + r0 * 3 * D,
+                step * 3 * D, qkv_epilogue, pool_);
+      });
+    }
+    lap(ForwardOp::Qkv);
+    if (c.qk_norm) {
+      // QK norm, in place in the qkv rows: head h's q (columns h·d of the first D) and k (of
+      // the next D) are strided matrices the LayerNorm kernel takes as they are.
+      const size_t hd = c.head_dim();
+      for (size_t h = 0; h < H; ++h) {
+        float* q = wide_.data() + h * hd;
+        for_query_rows(N, T, queries, [&](size_t r0, size_t m, size_t step) {
+          float* rows_q = q + r0 * 3 * D;
+          kernels_.layer_norm.run(rows_q, m, hd, step * 3 * D, b.q_norm_weight.data(),
+                                  b.q_norm_bias.data(), eps, rows_q, step * 3 * D, pool_);
+        });
+        kernels_.layer_norm.run(q + D, rows, hd, 3 * D, b.k_norm_weight.data(),
+                                b.k_norm_bias.data(), eps, q + D, 3 * D, pool_);
+      }
+      lap(ForwardOp::LayerNorm);
+    }
+
+    const AttentionProblem problem{.qkv = wide_.data(),
+                                   .ld_qkv = 3 * D,
+                                   .images = N,
+                                   .tokens = T,
+                                   .heads = H,
+                                   .head_dim = c.head_dim(),
+                                   .queries = queries,
+                                   .out = attn_.data(),
+                                   .ld_out = D,
+                                   .probs = probs};
+    kernels_.attention.run(problem, workspace_.data(), pool_);
+    lap(ForwardOp::Attention);
+  }
+
+  // Block b's qkv and attention fused per head (fuses_qkv_attention), one task per head: every
+  // image's LN1 rows (ln_) times the head's q|k|v weights into the worker's own [N·T, 3·hd]
+  // buffer, QK norm there, then each image's attention for that head into the head's columns of
+  // attn_. The kernels run on the worker's one-thread pool inside the task. Each qkv element is
+  // the dot product, in the same order, of the one qkv GEMM, and each attention row the kernel's
+  // same arithmetic, so the two ways agree bit for bit (tests/optimized/test_backends.cpp).
+  void qkv_attention_per_head(const PreparedBlock& b, size_t N, float* probs) {
+    const core::Config& c = config_;
+    const size_t T = c.num_tokens(), D = c.hidden_size, H = c.num_heads, hd = c.head_dim();
+    const size_t ld = 3 * hd;
+    const float eps = static_cast<float>(c.layer_norm_eps);
+    auto head = [&](size_t h, size_t worker) {
+      float* qkv = head_qkv_.data() + worker * N * T * ld;
+      ThreadPool& serial = *serial_pools_[worker];
+      Epilogue epilogue;
+      epilogue.bias = b.qkv_head_bias.data() + h * ld;
+      kernels_.linear.run(ln_.data(), N * T, D, *b.qkv_heads[h], qkv, ld, epilogue, serial);
+      if (c.qk_norm) {
+        kernels_.layer_norm.run(qkv, N * T, hd, ld, b.q_norm_weight.data(), b.q_norm_bias.data(),
+                                eps, qkv, ld, serial);
+        kernels_.layer_norm.run(qkv + hd, N * T, hd, ld, b.k_norm_weight.data(),
+                                b.k_norm_bias.data(), eps, qkv + hd, ld, serial);
+      }
+      // Image by image, because an attention map [N, H, T, T] has no stride of its own between
+      // the images of one head.
+      for (size_t n = 0; n < N; ++n) {
+        const AttentionProblem problem{.qkv = qkv + n * T * ld,
+                                       .ld_qkv = ld,
+                                       .images = 1,
+                                       .tokens = T,
+                                       .heads = 1,
+                                       .head_dim = hd,
+                                       .queries = T,
+                                       .out = attn_.data() + n * T * D + h * hd,
+                                       .ld_out = D,
+                                       .probs = probs ? probs + (n * H + h) * T * T : nullptr};
+        kernels_.attention.run(problem, head_workspace_.data() + worker * head_workspace_floats_,
+                               serial);
+      }
+    };
+    pool_.run(H, std::ref(head));
+  }
+
   // Sizes every activation buffer for a batch of n (only ever growing), so the pass itself never
   // allocates.
   void reserve(size_t n) {
@@ -365,6 +455,12 @@ class KernelSetModel final : public PreparedModel {
     pool_sums_ = core::TensorD({n, D});
     workspace_ = Tensor({kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(),
                                                              pool_.size())});
+    if (fused_) {
+      const size_t workers = pool_.size();
+      head_qkv_ = Tensor({workers, n * c.num_tokens(), 3 * c.head_dim()});
+      head_workspace_floats_ = kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(), 1);
+      head_workspace_ = Tensor({workers * std::max<size_t>(head_workspace_floats_, 1)});
+    }
     capacity_ = n;
   }
 
@@ -481,6 +577,9 @@ class KernelSetModel final : public PreparedModel {
   core::Config config_;
   KernelSet kernels_;
   ThreadPool pool_;
+  bool fused_;  // fuses_qkv_attention
+  // One single-thread pool per worker of pool_, for kernels run inside a task of pool_.
+  std::vector<std::unique_ptr<ThreadPool>> serial_pools_;
   ForwardTimes* times_ = nullptr;  // null: no lap reads a clock
   std::chrono::steady_clock::time_point lap_start_;
   ThreadPool::Idle lap_idle_;  // the pool's idle count at lap_start_
@@ -492,10 +591,16 @@ class KernelSetModel final : public PreparedModel {
 
   size_t capacity_ = 0;  // images the buffers below are sized for
   Tensor x_, ln_, attn_, wide_, pooled_, workspace_, dist_logits_;
+  Tensor head_qkv_, head_workspace_;  // fused qkv and attention: per worker
+  size_t head_workspace_floats_ = 0;
   core::TensorD pool_sums_;
 };
 
 }  // namespace
+
+bool fuses_qkv_attention(const core::Config& c, size_t threads) {
+  return threads > 1 && c.num_heads % threads == 0 && c.num_heads >= 2 * threads;
+}
 
 std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
                                              size_t threads) {

@@ -18,13 +18,23 @@ namespace vitbench::optimized {
 std::unique_ptr<PreparedModel> prepare_model(const core::Model& model, const KernelSet& kernels,
                                              size_t threads);
 
+// Whether a model prepared for `threads` runs each block's qkv GEMM and attention as one task per
+// head (ForwardOp::QkvAttention), so that a head attends over the q, k and v its own core has
+// just computed; otherwise qkv is one GEMM over the pool and attention another parallel region.
+// Only with several threads (the gain is the data not crossing cores) and a head count that
+// keeps every thread equally busy: a multiple of the threads, at least two per thread. Every
+// block fuses but a last block whose queries are pruned (forward.cpp).
+bool fuses_qkv_attention(const core::Config& config, size_t threads);
+
 // Where the forward pass spends its time, for `vitbench bench --breakdown`. Each op's wall time
 // runs from the end of the op before it to its own end, so the laps add up to the whole forward:
 // what lies between kernels (im2col, the position embedding, pooling, recording taps) is
 // counted as Other, or in the op after it. GELU has no lap: it runs in fc1's epilogue, and the
-// residual adds in proj's and fc2's, except that the attn_out tap unfuses proj's (Residual).
+// residual adds in proj's and fc2's, except that the attn_out tap unfuses proj's (Residual). A
+// block whose qkv and attention are fused (fuses_qkv_attention) books both, with its QK norm,
+// to QkvAttention.
 enum class ForwardOp : size_t {
-  Patch, LayerNorm, Qkv, Attention, Proj, Residual, Fc1, Fc2, Head, Other, Count
+  Patch, LayerNorm, Qkv, Attention, QkvAttention, Proj, Residual, Fc1, Fc2, Head, Other, Count
 };
 inline constexpr size_t kForwardOps = static_cast<size_t>(ForwardOp::Count);
 

@@ -431,40 +431,54 @@ TEST(BenchPeers, TheTorchRunnerAgreesWithUs) {
 
 // ---- Breakdown ---------------------------------------------------------------------------------
 
+// ViT-Ti's 3 heads run qkv and attention apart on 2 threads, ViT-S's 6 fused per head
+// (optimized::fuses_qkv_attention); the laps count either way.
 TEST(Breakdown, TheLapTimerChangesNothingButTheTimes) {
-  const ModelUnderTest m = load_model_under_test(kPreset, 1);
-  const core::Tensor images = core::generate_images(m.model.config, 2, 1);
-  for (const std::string& backend : optimized_backend_names()) {
-    SCOPED_TRACE(backend);
-    const optimized::KernelSet& k = optimized::kernel_set(backend);
-    optimized::ForwardTimes times;
-    const core::Tensor plain = optimized::prepare_model(m.model, k, 2)->forward(images, nullptr);
-    const core::Tensor timed =
-        optimized::prepare_model(m.model, k, 2, &times)->forward(images, nullptr);
-    ASSERT_EQ(plain.size(), timed.size());
-    for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(plain[i], timed[i]) << i;
-    EXPECT_EQ(times.forwards, 1u);
-    const size_t layers = m.model.config.num_layers;
-    auto calls = [&](optimized::ForwardOp op) { return times.calls[static_cast<size_t>(op)]; };
-    EXPECT_EQ(calls(optimized::ForwardOp::Qkv), layers);
-    EXPECT_EQ(calls(optimized::ForwardOp::Fc2), layers);
-    EXPECT_EQ(calls(optimized::ForwardOp::LayerNorm), 2 * layers + 1);
-    EXPECT_EQ(calls(optimized::ForwardOp::Residual), 0u) << "fused without the attn_out tap";
-    EXPECT_EQ(calls(optimized::ForwardOp::Head), 1u);
-    // The pool's idle time, booked to the op whose lap ran the region: none without a region,
-    // never more than the op's thread time.
-    size_t regions = 0;
-    for (size_t i = 0; i < optimized::kForwardOps; ++i) {
-      regions += times.regions[i];
-      EXPECT_GE(times.idle_thread_seconds[i], 0.0) << i;
-      EXPECT_LE(times.idle_thread_seconds[i], 2 * times.seconds[i]) << i;
-      if (times.regions[i] == 0) {
-        EXPECT_EQ(times.idle_thread_seconds[i], 0.0) << i;
+  for (const char* preset : {kPreset, "vit-s16@32"}) {
+    SCOPED_TRACE(preset);
+    const ModelUnderTest m = load_model_under_test(preset, 1);
+    const core::Config& c = m.model.config;
+    const bool fused = optimized::fuses_qkv_attention(c, 2);
+    EXPECT_EQ(fused, c.num_heads == 6);
+    const core::Tensor images = core::generate_images(c, 2, 1);
+    for (const std::string& backend : optimized_backend_names()) {
+      SCOPED_TRACE(backend);
+      const optimized::KernelSet& k = optimized::kernel_set(backend);
+      optimized::ForwardTimes times;
+      const core::Tensor plain = optimized::prepare_model(m.model, k, 2)->forward(images, nullptr);
+      const core::Tensor timed =
+          optimized::prepare_model(m.model, k, 2, &times)->forward(images, nullptr);
+      ASSERT_EQ(plain.size(), timed.size());
+      for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(plain[i], timed[i]) << i;
+      EXPECT_EQ(times.forwards, 1u);
+      const size_t layers = c.num_layers;
+      auto calls = [&](optimized::ForwardOp op) { return times.calls[static_cast<size_t>(op)]; };
+      // Fused, every block but the last, whose queries are pruned (class-token pooling).
+      const size_t fused_blocks = fused ? layers - 1 : 0;
+      EXPECT_EQ(calls(optimized::ForwardOp::QkvAttention), fused_blocks);
+      EXPECT_EQ(calls(optimized::ForwardOp::Qkv), layers - fused_blocks);
+      EXPECT_EQ(calls(optimized::ForwardOp::Attention), layers - fused_blocks);
+      EXPECT_EQ(calls(optimized::ForwardOp::Fc2), layers);
+      EXPECT_EQ(calls(optimized::ForwardOp::LayerNorm), 2 * layers + 1);
+      EXPECT_EQ(calls(optimized::ForwardOp::Residual), 0u) << "fused without the attn_out tap";
+      EXPECT_EQ(calls(optimized::ForwardOp::Head), 1u);
+      // The pool's idle time, booked to the op whose lap ran the region: none without a region,
+      // never more than the op's thread time.
+      size_t regions = 0;
+      for (size_t i = 0; i < optimized::kForwardOps; ++i) {
+        regions += times.regions[i];
+        EXPECT_GE(times.idle_thread_seconds[i], 0.0) << i;
+        EXPECT_LE(times.idle_thread_seconds[i], 2 * times.seconds[i]) << i;
+        if (times.regions[i] == 0) {
+          EXPECT_EQ(times.idle_thread_seconds[i], 0.0) << i;
+        }
       }
+      EXPECT_GE(times.regions[static_cast<size_t>(fused ? optimized::ForwardOp::QkvAttention
+                                                        : optimized::ForwardOp::Attention)],
+                1u)
+          << "2 images x 3 heads, or 6 heads, on 2 threads";
+      EXPECT_GE(regions, layers);
     }
-    EXPECT_GE(times.regions[static_cast<size_t>(optimized::ForwardOp::Attention)], 1u)
-        << "2 images x 3 heads on 2 threads";
-    EXPECT_GE(regions, layers);
   }
 }
 
@@ -478,6 +492,8 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   }
   t.calls[static_cast<size_t>(optimized::ForwardOp::Residual)] = 0;
   t.seconds[static_cast<size_t>(optimized::ForwardOp::Residual)] = 0;
+  // ViT-B on 2 threads: qkv and attention fused in 11 blocks, apart in the last (forward.cpp).
+  t.calls[static_cast<size_t>(optimized::ForwardOp::QkvAttention)] = 2 * 11;
   // qkv's laps (0.03 s on 2 threads) ran 16 parallel regions in which the workers idled for
   // 0.003 thread-seconds: 5% of their 0.06 thread-seconds. No other op ran a region.
   t.regions[static_cast<size_t>(optimized::ForwardOp::Qkv)] = 16;
@@ -495,22 +511,28 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   EXPECT_NEAR(share, 100.0, 1e-9);
   const BreakdownClass& qkv = b.classes[0];
   EXPECT_EQ(qkv.shape, "197x2304x768");
-  EXPECT_NEAR(qkv.seconds, 0.015, 1e-12);  // Qkv is lap 3 of 10: 0.03 s over 2 forwards
-  // k and v over every token in all 12 blocks; q over every token in 11, the class token in the
-  // last (forward.cpp).
-  const double qkv_flops = (12 * 197 * 1536 + (11 * 197 + 1) * 768) * 2.0 * 768;
+  EXPECT_NEAR(qkv.seconds, 0.015, 1e-12);  // Qkv is lap 3 of 11: 0.03 s over 2 forwards
+  // The last block's: k and v over every token, q over the class token (forward.cpp).
+  const double qkv_flops = (197 * 1536 + 768) * 2.0 * 768;
   EXPECT_NEAR(qkv.flops, qkv_flops, 1.0);
   EXPECT_NEAR(qkv.gflops, qkv_flops * 1e-9 / 0.015, 1e-6);
   EXPECT_NEAR(qkv.percent_peak, qkv.gflops, 1e-9);  // peak 100
   EXPECT_EQ(qkv.pool_regions, 8u);  // per forward
   EXPECT_NEAR(qkv.idle_percent, 5.0, 1e-9);
-  // Of the whole forward's thread time: the laps sum to 0.01·(1 + ... + 10) less Residual's 0.06.
-  EXPECT_NEAR(b.idle_percent, 100.0 * 0.003 / (2 * (0.55 - 0.06)), 1e-9);
-  // 11 blocks of 197 queries against 197 keys, then the class token's against 197.
+  // Of the whole forward's thread time: the laps sum to 0.01·(1 + ... + 11) less Residual's 0.07.
+  EXPECT_NEAR(b.idle_percent, 100.0 * 0.003 / (2 * (0.66 - 0.07)), 1e-9);
+  // The last block's: the class token's query against 197 keys.
   const BreakdownClass& attention = b.classes[4];
   EXPECT_EQ(attention.name, "attention");
-  EXPECT_NEAR(attention.flops, (11 * 197 + 1) * 197 * 4.0 * 768, 1.0);
-  const BreakdownClass& ln = b.classes[5];
+  EXPECT_NEAR(attention.flops, 197 * 4.0 * 768, 1.0);
+  // 11 blocks of every token's q, k and v, and of 197 queries against 197 keys.
+  const BreakdownClass& fused = b.classes[5];
+  EXPECT_EQ(fused.name, "qkv+attention");
+  EXPECT_EQ(fused.calls, 11u);
+  EXPECT_NEAR(fused.seconds, 0.025, 1e-12);  // lap 5 of 11
+  EXPECT_NEAR(fused.flops, 11 * (197 * 2304 * 2.0 * 768 + 197 * 197 * 4.0 * 768), 1.0);
+  EXPECT_EQ(fused.note, "qkv GEMM and attention in one task per head");
+  const BreakdownClass& ln = b.classes[6];
   EXPECT_EQ(ln.name, "layer_norm");
   // 23 LayerNorms over 197 rows; the last LN2 and the final norm over the class token only.
   EXPECT_NEAR(ln.gbs, (23 * 8.0 * 197 * 768 + 2 * 8.0 * 768) * 1e-9 / 0.01, 1e-6);
@@ -519,9 +541,9 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   EXPECT_EQ(fc1.name, "gemm.fc1");
   EXPECT_NEAR(fc1.flops, (11 * 197 + 1) * 2.0 * 3072 * 768, 1.0);
   EXPECT_NEAR(ln.percent_bandwidth, 5 * ln.gbs, 1e-9);
-  EXPECT_EQ(b.classes[6].note, "fused into gemm.fc1's epilogue");
-  EXPECT_EQ(b.classes[7].seconds, 0.0);
-  EXPECT_EQ(b.classes[5].pool_regions, 0u);
+  EXPECT_EQ(b.classes[7].note, "fused into gemm.fc1's epilogue");
+  EXPECT_EQ(b.classes[8].seconds, 0.0);
+  EXPECT_EQ(b.classes[6].pool_regions, 0u);
   const std::string table = format_breakdown(b);
   for (const std::string& name : breakdown_class_names()) {
     EXPECT_NE(table.find(name), std::string::npos) << name;
@@ -530,7 +552,7 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   const json j = to_json(b);
   EXPECT_NEAR(j["classes"][0]["idle_percent"].get<double>(), 5.0, 1e-9);
   EXPECT_EQ(j["classes"][0]["pool_regions"], 8);
-  EXPECT_FALSE(j["classes"][5].contains("idle_percent")) << "layer_norm ran no region";
+  EXPECT_FALSE(j["classes"][6].contains("idle_percent")) << "layer_norm ran no region";
   EXPECT_NEAR(j["idle_percent"].get<double>(), b.idle_percent, 1e-12);
 }
 

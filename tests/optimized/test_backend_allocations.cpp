@@ -55,8 +55,10 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { deallo
 namespace vitbench::optimized {
 namespace {
 
-core::Config small_config() {
-  return testing::shaped_config("small", {.hidden = 72, .mlp = 144, .image = 32, .labels = 7});
+// 3 heads, or 6: then qkv and attention run fused per head on 2 threads (fuses_qkv_attention).
+core::Config small_config(size_t heads) {
+  return testing::shaped_config(
+      "small", {.hidden = 72, .heads = heads, .mlp = 144, .image = 32, .labels = 7});
 }
 
 size_t allocations_during_forward(PreparedModel& model, const core::Tensor& images) {
@@ -86,19 +88,23 @@ void plain_layer_norm(const float* x, size_t rows, size_t dim, size_t ldx, const
 TEST(Allocations, ForwardAllocatesOnlyTheReturnedLogits) {
   KernelSet kernels = kernel_set("blis");
   kernels.layer_norm.run = plain_layer_norm;
-  for (core::Pooling pooling : {core::Pooling::ClassToken, core::Pooling::Mean}) {
-    core::Config c = small_config();
-    c.pooling = pooling;
-    const core::Model model{c, core::generate_weights(c, 1)};
-    const core::Tensor three = core::generate_images(c, 3, 2);
-    const core::Tensor one = core::generate_images(c, 1, 3);
-    auto prepared = prepare_model(model, kernels, 2);
-    prepared->forward(three, nullptr);  // sizes the buffers for 3 images
-    // The logits tensor: its shape vector and its data.
-    constexpr size_t kLogits = 2;
-    EXPECT_EQ(allocations_during_forward(*prepared, three), kLogits);
-    // A smaller batch reuses the larger buffers.
-    EXPECT_EQ(allocations_during_forward(*prepared, one), kLogits);
+  for (const size_t heads : {3, 6}) {
+    for (const core::Pooling pooling : {core::Pooling::ClassToken, core::Pooling::Mean}) {
+      core::Config c = small_config(heads);
+      c.pooling = pooling;
+      SCOPED_TRACE(std::to_string(heads) + " heads");
+      EXPECT_EQ(fuses_qkv_attention(c, 2), heads == 6);
+      const core::Model model{c, core::generate_weights(c, 1)};
+      const core::Tensor three = core::generate_images(c, 3, 2);
+      const core::Tensor one = core::generate_images(c, 1, 3);
+      auto prepared = prepare_model(model, kernels, 2);
+      prepared->forward(three, nullptr);  // sizes the buffers for 3 images
+      // The logits tensor: its shape vector and its data.
+      constexpr size_t kLogits = 2;
+      EXPECT_EQ(allocations_during_forward(*prepared, three), kLogits);
+      // A smaller batch reuses the larger buffers.
+      EXPECT_EQ(allocations_during_forward(*prepared, one), kLogits);
+    }
   }
 }
 

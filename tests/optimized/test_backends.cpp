@@ -48,9 +48,11 @@ struct Case {
 };
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
-// 5 × 5 patches + class token = 26 tokens.
+// 5 × 5 patches + class token = 26 tokens; 6 heads of 12, so that on 2 and 3 threads qkv and
+// attention run fused per head, and apart on 1 and 4 (optimized::fuses_qkv_attention).
 core::Config small_config() {
-  return testing::shaped_config("small", {.hidden = 72, .mlp = 144, .image = 20, .labels = 7});
+  return testing::shaped_config("small",
+                                {.hidden = 72, .heads = 6, .mlp = 144, .image = 20, .labels = 7});
 }
 
 std::vector<Case> cases() {
@@ -156,6 +158,7 @@ void expect_taps_match(const core::Taps& actual, const core::Taps& expected,
 
 class BackendVsReference : public ::testing::TestWithParam<std::tuple<std::string, Case>> {};
 
+// On 1 thread qkv and attention run apart, on 2 fused per head (small_config).
 TEST_P(BackendVsReference, EveryTapMatches) {
   const auto& [backend, test_case] = GetParam();
   const core::Config& c = test_case.config;
@@ -164,26 +167,38 @@ TEST_P(BackendVsReference, EveryTapMatches) {
 
   core::Taps expected = all_taps(c);
   reference::forward(model, images, &expected, 2);
-  core::Taps actual = all_taps(c);
-  const core::Tensor logits = find_backend(backend).prepare(model, 2)->forward(images, &actual);
-  expect_taps_match(actual, expected, c, kSmallTapTolerance, kProbsTolerance);
+  for (const size_t threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " thread(s)");
+    EXPECT_EQ(fuses_qkv_attention(c, threads), threads == 2);
+    core::Taps actual = all_taps(c);
+    const core::Tensor logits =
+        find_backend(backend).prepare(model, threads)->forward(images, &actual);
+    expect_taps_match(actual, expected, c, kSmallTapTolerance, kProbsTolerance);
 
-  // The returned logits are the logits tap (float32 widens to float64 exactly).
-  const core::TensorD& tap = actual.get(core::tap::logits());
-  ASSERT_EQ(logits.shape(), tap.shape());
-  for (size_t i = 0; i < logits.size(); ++i) EXPECT_EQ(static_cast<double>(logits[i]), tap[i]);
+    // The returned logits are the logits tap (float32 widens to float64 exactly).
+    const core::TensorD& tap = actual.get(core::tap::logits());
+    ASSERT_EQ(logits.shape(), tap.shape());
+    for (size_t i = 0; i < logits.size(); ++i) EXPECT_EQ(static_cast<double>(logits[i]), tap[i]);
+  }
 }
 
+// Also the pass with qkv and attention fused per head (2 and 3 threads) against the one with
+// them apart (1 and 4): each q, k and v element is the same dot product, each attention row the
+// same arithmetic, so nothing may differ by even a rounding.
 TEST_P(BackendVsReference, ThreadCountsGiveBitIdenticalLogits) {
   const auto& [backend, test_case] = GetParam();
-  const core::Model model = make_model(test_case.config, 21);
-  const core::Tensor images = core::generate_images(test_case.config, test_case.batch, 22);
+  const core::Config& c = test_case.config;
+  const core::Model model = make_model(c, 21);
+  const core::Tensor images = core::generate_images(c, test_case.batch, 22);
   const core::Tensor one = find_backend(backend).prepare(model, 1)->forward(images, nullptr);
-  const core::Tensor two = find_backend(backend).prepare(model, 2)->forward(images, nullptr);
-  const core::Tensor three = find_backend(backend).prepare(model, 3)->forward(images, nullptr);
-  ASSERT_EQ(one.shape(), two.shape());
-  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
-  EXPECT_EQ(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)), 0);
+  for (const size_t threads : {2, 3, 4}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    EXPECT_EQ(fuses_qkv_attention(c, threads), threads != 4);
+    const core::Tensor more =
+        find_backend(backend).prepare(model, threads)->forward(images, nullptr);
+    ASSERT_EQ(one.shape(), more.shape());
+    EXPECT_EQ(std::memcmp(one.data(), more.data(), one.size() * sizeof(float)), 0);
+  }
 }
 
 // Without taps, the last block's queries, projection and MLP run on the tokens pooling reads only
