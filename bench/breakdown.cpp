@@ -206,7 +206,9 @@ std::string format_breakdown(const Breakdown& b) {
   const std::vector<std::string> head = {"op class", "shape", "calls", "ms", "share %", "GFLOP/s",
                                          "% peak", "GB/s", "% DRAM", "idle %", "note"};
   std::vector<size_t> width = {0, 14, 6, 8, 8, 8, 7, 7, 7, 6, 0};
-  for (const std::string& name : breakdown_class_names()) width[0] = std::max(width[0], name.size());
+  for (const std::string& name : breakdown_class_names()) {
+    width[0] = std::max(width[0], name.size());
+  }
   auto row = [&](const std::vector<std::string>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) {
       out << (i ? "  " : "") << pad(cells[i], width[i], i < 2 || i + 1 == cells.size());

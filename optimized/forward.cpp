@@ -69,7 +69,6 @@ struct PreparedBlock {
   Tensor qkv_head_bias;
 };
 
-
 // Calls f(first_row, rows, step) over the rows of the first `queries` of each of N images' T
 // tokens: rows first_row + r·step, r < rows. One call when those rows are evenly spaced (every
 // token, or one image), else one per leading token (class, distillation: at most two).
@@ -103,7 +102,9 @@ class KernelSetModel final : public PreparedModel {
     const core::Weights& w = model.weights;
     c.validate("prepare");
     if (fused_) {
-      for (size_t i = 0; i < threads; ++i) serial_pools_.push_back(std::make_unique<ThreadPool>(1));
+      for (size_t i = 0; i < threads; ++i) {
+        serial_pools_.push_back(std::make_unique<ThreadPool>(1));
+      }
     }
     core::check_weight_sizes(model, "prepare");  // every tensor below has its config's size
     const size_t D = c.hidden_size, M = c.intermediate_size;
@@ -176,7 +177,8 @@ class KernelSetModel final : public PreparedModel {
           for (size_t part = 0; part < 3; ++part) {
             const size_t from = part * D + h * hd;
             std::copy_n(b.qkv_weight.data() + from * D, hd * D, rows.data() + part * hd * D);
-            std::copy_n(b.qkv_bias.data() + from, hd, q.qkv_head_bias.data() + (h * 3 + part) * hd);
+            std::copy_n(b.qkv_bias.data() + from, hd,
+                        q.qkv_head_bias.data() + (h * 3 + part) * hd);
           }
           q.qkv_heads.push_back(kernels_.linear.pack(rows.data(), 3 * hd, D));
         }
@@ -356,10 +358,11 @@ class KernelSetModel final : public PreparedModel {
       // dot product, in the same order, as in the one qkv GEMM.
       Epilogue kv_epilogue;
       kv_epilogue.bias = b.qkv_bias.data() + D;
-      kernels_.linear.run(ln_.data(), rows, D, *b.kv, wide_.data() + D, 3 * D, kv_epilogue, pool_);
+      kernels_.linear.run(ln_.data(), rows, D, *b.kv, wide_.data() + D, 3 * D, kv_epilogue,
+                          pool_);
       for_query_rows(N, T, queries, [&](size_t r0, size_t m, size_t step) {
         kernels_.linear.run(ln_.data() + r0 * D, m, step * D, *b.q, wide_.data() + r0 * 3 * D,
-                step * 3 * D, qkv_epilogue, pool_);
+                            step * 3 * D, qkv_epilogue, pool_);
       });
     }
     lap(ForwardOp::Qkv);
@@ -473,8 +476,8 @@ class KernelSetModel final : public PreparedModel {
   size_t last_block_tokens(const core::Taps* taps) const {
     const core::Config& c = config_;
     const size_t last = c.num_layers - 1;
-    if (taps && (taps->wants(core::tap::attn_out(last)) || taps->wants(core::tap::block_out(last)) ||
-                 taps->wants(core::tap::final_norm()))) {
+    if (taps && (taps->wants(core::tap::attn_out(last)) ||
+                 taps->wants(core::tap::block_out(last)) || taps->wants(core::tap::final_norm()))) {
       return c.num_tokens();
     }
     return c.pooled_tokens();

@@ -265,7 +265,8 @@ TEST_P(EveryBackend, BuffersAreReusedSafelyAcrossBatchSizes) {
   const core::Tensor b = prepared->forward(first, nullptr);
   const core::Tensor again = prepared->forward(three, nullptr);
   EXPECT_EQ(std::memcmp(a.data(), again.data(), a.size() * sizeof(float)), 0);
-  std::vector<double> row_a(a.data(), a.data() + c.num_labels), row_b(b.data(), b.data() + c.num_labels);
+  std::vector<double> row_a(a.data(), a.data() + c.num_labels);
+  std::vector<double> row_b(b.data(), b.data() + c.num_labels);
   EXPECT_LE(core::compare(row_b, row_a).max_rel_error, kSmallTapTolerance);
 }
 
