@@ -554,6 +554,19 @@ TEST(Breakdown, SummarizingSplitsTimeAndRatesPerClass) {
   EXPECT_EQ(j["classes"][0]["pool_regions"], 8);
   EXPECT_FALSE(j["classes"][6].contains("idle_percent")) << "layer_norm ran no region";
   EXPECT_NEAR(j["idle_percent"].get<double>(), b.idle_percent, 1e-12);
+
+  // With qkv and attention apart in every block (1 thread, or heads the threads do not share
+  // evenly), their classes hold all the work: k and v over every token in all 12 blocks, q over
+  // every token in 11 and the class token in the last; 11 blocks of 197 queries and the class
+  // token's. The fused class is empty and says nothing.
+  t.calls[static_cast<size_t>(optimized::ForwardOp::QkvAttention)] = 0;
+  t.seconds[static_cast<size_t>(optimized::ForwardOp::QkvAttention)] = 0;
+  const Breakdown apart = summarize_breakdown(c, t, 1, 2, peaks);
+  EXPECT_NEAR(apart.classes[0].flops, (12 * 197 * 1536 + (11 * 197 + 1) * 768) * 2.0 * 768, 1.0);
+  EXPECT_NEAR(apart.classes[4].flops, (11 * 197 + 1) * 197 * 4.0 * 768, 1.0);
+  EXPECT_EQ(apart.classes[5].flops, 0.0);
+  EXPECT_EQ(apart.classes[5].calls, 0u);
+  EXPECT_EQ(apart.classes[5].note, "");
 }
 
 TEST(Breakdown, ARunStoresSharesThatSumToAHundredAndCoverEveryClass) {
