@@ -95,13 +95,13 @@ class KernelSetModel final : public PreparedModel {
       : config_(model.config),
         kernels_(std::move(kernels)),
         pool_(threads),
-        fused_(fuses_qkv_attention(model.config, threads)),
         times_(times) {
     if (times_) pool_.set_idle_accounting(true);
     const core::Config& c = config_;
     const core::Weights& w = model.weights;
     c.validate("prepare");
-    if (fused_) {
+    const bool fused = fuses_qkv_attention(c, threads);
+    if (fused) {
       for (size_t i = 0; i < threads; ++i) {
         serial_pools_.push_back(std::make_unique<ThreadPool>(1));
       }
@@ -168,7 +168,7 @@ class KernelSetModel final : public PreparedModel {
         // Rows [0, D) of the qkv weight make q, [D, 3D) k and v (forward(): `queries`).
         q.q = pack(b.qkv_weight, D, D);
         q.kv = kernels_.linear.pack(b.qkv_weight.data() + D * D, 2 * D, D);
-      } else if (fused_) {
+      } else if (fused) {
         // Head h's rows: q's [h·hd, (h+1)·hd), then k's and v's, D and 2·D further on.
         const size_t H = c.num_heads, hd = c.head_dim();
         q.qkv_head_bias = Tensor({H, 3 * hd});
@@ -406,7 +406,7 @@ class KernelSetModel final : public PreparedModel {
   void qkv_attention_per_head(const PreparedBlock& b, size_t N, float* probs) {
     const core::Config& c = config_;
     const size_t T = c.num_tokens(), D = c.hidden_size, H = c.num_heads, hd = c.head_dim();
-    const size_t ld = 3 * hd;
+    const size_t ld = 3 * hd, workspace_floats = head_workspace_.size() / pool_.size();
     const float eps = static_cast<float>(c.layer_norm_eps);
     auto head = [&](size_t h, size_t worker) {
       float* qkv = head_qkv_.data() + worker * N * T * ld;
@@ -433,7 +433,7 @@ class KernelSetModel final : public PreparedModel {
                                        .out = attn_.data() + n * T * D + h * hd,
                                        .ld_out = D,
                                        .probs = probs ? probs + (n * H + h) * T * T : nullptr};
-        kernels_.attention.run(problem, head_workspace_.data() + worker * head_workspace_floats_,
+        kernels_.attention.run(problem, head_workspace_.data() + worker * workspace_floats,
                                serial);
       }
     };
@@ -458,11 +458,11 @@ class KernelSetModel final : public PreparedModel {
     pool_sums_ = core::TensorD({n, D});
     workspace_ = Tensor({kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(),
                                                              pool_.size())});
-    if (fused_) {
+    if (!serial_pools_.empty()) {  // qkv and attention fused: per-worker buffers
       const size_t workers = pool_.size();
       head_qkv_ = Tensor({workers, n * c.num_tokens(), 3 * c.head_dim()});
-      head_workspace_floats_ = kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(), 1);
-      head_workspace_ = Tensor({workers * std::max<size_t>(head_workspace_floats_, 1)});
+      const size_t floats = kernels_.attention.workspace_floats(c.num_tokens(), c.head_dim(), 1);
+      head_workspace_ = Tensor({workers, std::max<size_t>(floats, 1)});
     }
     capacity_ = n;
   }
@@ -580,8 +580,8 @@ class KernelSetModel final : public PreparedModel {
   core::Config config_;
   KernelSet kernels_;
   ThreadPool pool_;
-  bool fused_;  // fuses_qkv_attention
-  // One single-thread pool per worker of pool_, for kernels run inside a task of pool_.
+  // One single-thread pool per worker of pool_, for kernels run inside a task of pool_; only
+  // when qkv and attention run fused (fuses_qkv_attention), else empty.
   std::vector<std::unique_ptr<ThreadPool>> serial_pools_;
   ForwardTimes* times_ = nullptr;  // null: no lap reads a clock
   std::chrono::steady_clock::time_point lap_start_;
@@ -594,8 +594,7 @@ class KernelSetModel final : public PreparedModel {
 
   size_t capacity_ = 0;  // images the buffers below are sized for
   Tensor x_, ln_, attn_, wide_, pooled_, workspace_, dist_logits_;
-  Tensor head_qkv_, head_workspace_;  // fused qkv and attention: per worker
-  size_t head_workspace_floats_ = 0;
+  Tensor head_qkv_, head_workspace_;  // fused qkv and attention: [workers, ...]
   core::TensorD pool_sums_;
 };
 
