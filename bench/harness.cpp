@@ -328,6 +328,10 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
   log << plan_options.repetitions << " repetitions of at least " << plan_options.min_time
       << " s" << std::endl;
 
+  // Said before the minutes of work, and again in the summary beside the figures it affects.
+  const std::string throttle = rt_throttle_note(scheduling_info());
+  if (!throttle.empty()) log << "note: " << throttle << std::endl;
+
   // Models: loaded once, shared by verification and every benchmark.
   std::vector<std::unique_ptr<ModelUnderTest>> models;
   for (const std::string& name : model_names) {
@@ -389,6 +393,7 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
   std::set<std::string> timed;
   for (const auto& c : probe.cases) timed.insert(c->info().backend);
   std::vector<std::string> notes = probe.skipped;
+  if (!throttle.empty()) notes.push_back("scheduling: " + throttle);
 
   log << "verifying " << timed.size() << " backend(s) before timing them" << std::endl;
   std::vector<const BenchBackend*> passed;

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -230,6 +232,60 @@ CpuInfo cpu_info() {
   cpu.caches = caches_from_sysfs();
   if (cpu.caches.empty()) cpu.caches = caches_from_sysconf();
   return cpu;
+}
+
+SchedulingInfo scheduling_info() {
+  SchedulingInfo s;
+  const int policy = ::sched_getscheduler(0);
+  switch (policy < 0 ? policy : policy & ~SCHED_RESET_ON_FORK) {
+    case SCHED_OTHER: s.policy = "SCHED_OTHER"; break;
+    case SCHED_FIFO: s.policy = "SCHED_FIFO"; break;
+    case SCHED_RR: s.policy = "SCHED_RR"; break;
+    case SCHED_BATCH: s.policy = "SCHED_BATCH"; break;
+    case SCHED_IDLE: s.policy = "SCHED_IDLE"; break;
+    default: s.policy = "unknown"; break;
+  }
+  sched_param param{};
+  if (::sched_getparam(0, &param) == 0) s.priority = param.sched_priority;
+  const auto number = [](const char* path) -> std::optional<int64_t> {
+    const std::string text = read_line(path);
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || errno != 0 || *end != '\0') return std::nullopt;
+    return v;
+  };
+  const auto runtime = number("/proc/sys/kernel/sched_rt_runtime_us");
+  const auto period = number("/proc/sys/kernel/sched_rt_period_us");
+  if (runtime && period) {
+    s.rt_runtime_us = *runtime;
+    s.rt_period_us = *period;
+  }
+  return s;
+}
+
+std::string rt_throttle_note(const SchedulingInfo& s) {
+  const bool real_time = s.policy == "SCHED_FIFO" || s.policy == "SCHED_RR";
+  if (!real_time || s.rt_runtime_us < 0 || s.rt_period_us <= 0 ||
+      s.rt_runtime_us >= s.rt_period_us) {
+    return "";
+  }
+  const int64_t stall_us = s.rt_period_us - s.rt_runtime_us;
+  return s.policy + " under the kernel's real-time throttle (" + std::to_string(s.rt_runtime_us) +
+         " of every " + std::to_string(s.rt_period_us) + " us): a run that keeps the CPUs busy " +
+         "stalls " + std::to_string(stall_us / 1000) + " ms each " +
+         std::to_string(s.rt_period_us / 1000) + " ms, so its times read up to " +
+         std::to_string((100 * stall_us + s.rt_period_us / 2) / s.rt_period_us) +
+         "% slow and their CV high; ratios within the run hold";
+}
+
+nlohmann::json to_json(const SchedulingInfo& s) {
+  nlohmann::json j = {{"policy", s.policy}, {"priority", s.priority}};
+  if (s.rt_period_us > 0) {
+    j["rt_runtime_us"] = s.rt_runtime_us;
+    j["rt_period_us"] = s.rt_period_us;
+  }
+  return j;
 }
 
 size_t available_cpus() {

@@ -216,6 +216,15 @@ Context check_vitbench(const Validator& v, const json& vit) {
   v.boolean(git, "dirty", p + ".git");
   c.threads = static_cast<int>(v.integer(vit, "threads", p, 1));
   v.string(vit, "os", p);
+  if (vit.contains("scheduling")) {  // optional: older reports lack it
+    const json& sched = v.object(vit, "scheduling", p);
+    v.string(sched, "policy", p + ".scheduling", true);
+    v.integer(sched, "priority", p + ".scheduling", 0);
+    if (sched.contains("rt_runtime_us") || sched.contains("rt_period_us")) {
+      v.integer(sched, "rt_runtime_us", p + ".scheduling", -1);
+      v.integer(sched, "rt_period_us", p + ".scheduling", 1);
+    }
+  }
   const std::string key = v.string(vit, "machine_key", p, true);
   const std::string expected = model + "/" + target + "/t" + std::to_string(c.threads);
   if (key != expected) {

@@ -26,9 +26,11 @@ using nlohmann::json;
 // Everything docs/report-format.md lists under context.vitbench.
 void expect_context_complete(const json& ctx) {
   for (const char* key : {"version", "cpu", "highway", "blis", "blas_loaded", "build", "git",
-                          "threads", "os", "machine_key", "peak", "verification"}) {
+                          "threads", "os", "scheduling", "machine_key", "peak", "verification"}) {
     EXPECT_TRUE(ctx.contains(key)) << key;
   }
+  EXPECT_TRUE(ctx["scheduling"]["policy"].is_string());
+  EXPECT_TRUE(ctx["scheduling"]["priority"].is_number_integer());
   for (const char* key :
        {"vendor", "model", "family", "model_id", "stepping", "flags", "cores", "threads", "caches"}) {
     EXPECT_TRUE(ctx["cpu"].contains(key)) << "cpu." << key;

@@ -115,6 +115,15 @@ std::vector<Mutation> mutations() {
       {"supported target not a name",
        [](json& r) { r["context"]["vitbench"]["highway"]["supported_targets"] = json::array({7}); },
        "supported_targets[0]: must be a string"},
+      {"scheduling policy not a name",
+       [](json& r) { r["context"]["vitbench"]["scheduling"] = {{"policy", 1}, {"priority", 0}}; },
+       "scheduling.policy: must be a string, not a number"},
+      {"throttle without its period",
+       [](json& r) {
+         r["context"]["vitbench"]["scheduling"] = {
+             {"policy", "SCHED_FIFO"}, {"priority", 10}, {"rt_runtime_us", 950000}};
+       },
+       "scheduling: missing required field \"rt_period_us\""},
       {"no benchmarks", [](json& r) { r["benchmarks"] = json::array(); }, "benchmarks: must not be empty"},
       {"benchmarks not a list", [](json& r) { r["benchmarks"] = json::object(); }, "must be an array, not an object"},
       {"not an object", [](json& r) { r = json::array(); }, "must be a JSON object, not an array"},
@@ -180,7 +189,9 @@ for f in sys.argv[2:]:
                                                "zero timing", "time unit", "missing GFLOP/s",
                                                "model without images/s", "gelu without bytes",
                                                "name outside the grammar", "unknown op", "linear shape",
-                                               "cosine out of range", "peak key", "no benchmarks",
+                                               "cosine out of range", "peak key",
+                                               "scheduling policy not a name",
+                                               "throttle without its period", "no benchmarks",
                                                "not an object"};
   std::vector<std::string> expect_invalid;
   for (const Mutation& m : mutations()) {
