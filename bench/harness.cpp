@@ -329,7 +329,7 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
       << " s" << std::endl;
 
   // Said before the minutes of work, and again in the summary beside the figures it affects.
-  const std::string throttle = rt_throttle_note(scheduling_info());
+  const std::string throttle = core::rt_throttle_note(scheduling_info());
   if (!throttle.empty()) log << "note: " << throttle << std::endl;
 
   // Models: loaded once, shared by verification and every benchmark.

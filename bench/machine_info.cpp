@@ -234,8 +234,8 @@ CpuInfo cpu_info() {
   return cpu;
 }
 
-SchedulingInfo scheduling_info() {
-  SchedulingInfo s;
+core::SchedulingInfo scheduling_info() {
+  core::SchedulingInfo s;
   const int policy = ::sched_getscheduler(0);
   switch (policy < 0 ? policy : policy & ~SCHED_RESET_ON_FORK) {
     case SCHED_OTHER: s.policy = "SCHED_OTHER"; break;
@@ -264,22 +264,7 @@ SchedulingInfo scheduling_info() {
   return s;
 }
 
-std::string rt_throttle_note(const SchedulingInfo& s) {
-  const bool real_time = s.policy == "SCHED_FIFO" || s.policy == "SCHED_RR";
-  if (!real_time || s.rt_runtime_us < 0 || s.rt_period_us <= 0 ||
-      s.rt_runtime_us >= s.rt_period_us) {
-    return "";
-  }
-  const int64_t stall_us = s.rt_period_us - s.rt_runtime_us;
-  return s.policy + " under the kernel's real-time throttle (" + std::to_string(s.rt_runtime_us) +
-         " of every " + std::to_string(s.rt_period_us) + " us): a run that keeps the CPUs busy " +
-         "stalls " + std::to_string(stall_us / 1000) + " ms each " +
-         std::to_string(s.rt_period_us / 1000) + " ms, so its times read up to " +
-         std::to_string((100 * stall_us + s.rt_period_us / 2) / s.rt_period_us) +
-         "% slow and their CV high; ratios within the run hold";
-}
-
-nlohmann::json to_json(const SchedulingInfo& s) {
+nlohmann::json to_json(const core::SchedulingInfo& s) {
   nlohmann::json j = {{"policy", s.policy}, {"priority", s.priority}};
   if (s.rt_period_us > 0) {
     j["rt_runtime_us"] = s.rt_runtime_us;

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/scheduling.h"
+
 namespace vitbench::bench {
 
 struct CacheInfo {
@@ -47,25 +49,9 @@ struct BlisInfo {
   std::string threading;  // "openmp", "pthreads" or "none"
 };
 
-// How the kernel schedules this process. A real-time policy (`chrt -f` or `-r`) keeps other
-// processes off the CPUs, but under the kernel's real-time throttle (sched_rt_runtime_us of every
-// sched_rt_period_us; 950 000 of 1 000 000 by default) a run that keeps every CPU busy is stopped
-// for the rest of each period: measured here, one ViT-B forward in ten took ~50 ms longer, once a
-// second (docs/performance.md, "chrt and the real-time throttle").
-struct SchedulingInfo {
-  std::string policy;  // "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_IDLE"
-                       // or "unknown"
-  int priority = 0;    // the real-time priority; 0 under the other policies
-  // /proc/sys/kernel/sched_rt_{runtime,period}_us; runtime -1 means no throttle. Both 0 when
-  // the files cannot be read.
-  int64_t rt_runtime_us = 0, rt_period_us = 0;
-};
-
 CpuInfo cpu_info();
-SchedulingInfo scheduling_info();
-// One line warning that the times of this run are stretched by the real-time throttle, or "" when
-// the policy is not real-time or no throttle applies.
-std::string rt_throttle_note(const SchedulingInfo& scheduling);
+// This process's policy and priority, and the kernel's real-time throttle (core/scheduling.h).
+core::SchedulingInfo scheduling_info();
 // Logical CPUs this process may run on (its affinity mask; the online count if that fails).
 size_t available_cpus();
 // Captured when the binary was built (see bench/git_info.cmake): it describes the code that runs.
@@ -83,6 +69,6 @@ std::string host_name();
 size_t last_level_cache_bytes(const CpuInfo& cpu);
 
 nlohmann::json to_json(const CpuInfo& cpu);
-nlohmann::json to_json(const SchedulingInfo& scheduling);
+nlohmann::json to_json(const core::SchedulingInfo& scheduling);
 
 }  // namespace vitbench::bench

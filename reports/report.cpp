@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/json_file.h"
+#include "core/scheduling.h"
 #include "reports/stats.h"
 
 namespace vitbench::reports {
@@ -244,6 +245,16 @@ void read_context(const Fields& f, const json& root, Report& r) {
   }
   r.machine.key = f.string(*vit, "machine_key", ctx).value_or("");
   if (r.machine.key.empty()) r.machine.key = r.machine.label();
+  if (const json* sched = f.object(*vit, "scheduling", ctx)) {
+    // Times stretched by the real-time throttle could read as a regression: say so.
+    const std::string sctx = ctx + ".scheduling";
+    core::SchedulingInfo s;
+    s.policy = f.string(*sched, "policy", sctx).value_or("");
+    s.rt_runtime_us = f.integer(*sched, "rt_runtime_us", sctx).value_or(0);
+    s.rt_period_us = f.integer(*sched, "rt_period_us", sctx).value_or(0);
+    const std::string note = core::rt_throttle_note(s);
+    if (!note.empty()) r.notes.push_back("scheduling: " + note);
+  }
   read_verification(f, *vit, r);
 }
 

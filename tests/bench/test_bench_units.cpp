@@ -326,7 +326,7 @@ TEST(MachineInfo, DescribesThisMachine) {
 }
 
 TEST(Scheduling, DescribesThisProcess) {
-  const SchedulingInfo s = scheduling_info();
+  const core::SchedulingInfo s = scheduling_info();
   const std::set<std::string> known = {"SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH",
                                        "SCHED_IDLE"};
   EXPECT_TRUE(known.count(s.policy)) << s.policy;
@@ -343,43 +343,6 @@ TEST(Scheduling, DescribesThisProcess) {
   const nlohmann::json j = to_json(s);
   EXPECT_EQ(j["policy"], s.policy);
   EXPECT_EQ(j.contains("rt_runtime_us"), j.contains("rt_period_us"));
-}
-
-// The note must appear exactly when a real-time policy meets a throttle that stops it for part
-// of each period, and say how long and how much that is.
-TEST(Scheduling, ThrottleNoteOnlyForARealTimePolicyUnderAThrottle) {
-  SchedulingInfo s;
-  s.policy = "SCHED_FIFO";
-  s.priority = 10;
-  s.rt_runtime_us = 950000;
-  s.rt_period_us = 1000000;
-  const std::string fifo = rt_throttle_note(s);
-  EXPECT_NE(fifo.find("SCHED_FIFO"), std::string::npos) << fifo;
-  EXPECT_NE(fifo.find("stalls 50 ms each 1000 ms"), std::string::npos) << fifo;
-  EXPECT_NE(fifo.find("up to 5% slow"), std::string::npos) << fifo;
-  EXPECT_EQ(fifo.find('\n'), std::string::npos);
-
-  s.policy = "SCHED_RR";
-  s.rt_runtime_us = 800000;
-  const std::string rr = rt_throttle_note(s);
-  EXPECT_NE(rr.find("SCHED_RR"), std::string::npos) << rr;
-  EXPECT_NE(rr.find("stalls 200 ms each 1000 ms"), std::string::npos) << rr;
-  EXPECT_NE(rr.find("up to 20% slow"), std::string::npos) << rr;
-
-  SchedulingInfo none = s;
-  none.rt_runtime_us = -1;  // the kernel's "no throttle"
-  EXPECT_EQ(rt_throttle_note(none), "");
-  none.rt_runtime_us = none.rt_period_us;  // the whole period: never stopped
-  EXPECT_EQ(rt_throttle_note(none), "");
-  none.rt_runtime_us = 0;
-  none.rt_period_us = 0;  // the files could not be read
-  EXPECT_EQ(rt_throttle_note(none), "");
-  for (const char* policy : {"SCHED_OTHER", "SCHED_BATCH", "SCHED_IDLE", "unknown"}) {
-    SchedulingInfo other = s;
-    other.policy = policy;
-    other.priority = 0;
-    EXPECT_EQ(rt_throttle_note(other), "") << policy;
-  }
 }
 
 TEST(Peaks, AreMeasuredPerThreadCount) {

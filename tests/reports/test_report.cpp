@@ -105,6 +105,19 @@ TEST(ReportLoad, ReadsAGoogleBenchmarkReport) {
   EXPECT_NEAR(*r.verification[0].worst_max_rel_error(), 2e-6, 1e-18);
 }
 
+// A report made under `chrt` with the real-time throttle on carries its warning to every command
+// that reads it (compare, dashboard, export print Report::notes).
+TEST(ReportLoad, ARunUnderTheRealTimeThrottleIsNoted) {
+  const Report b = load_report(fixture("machine_b.json"));
+  ASSERT_EQ(b.notes.size(), 1u);
+  EXPECT_NE(b.notes[0].find("scheduling: SCHED_FIFO under the kernel's real-time throttle"),
+            std::string::npos)
+      << b.notes[0];
+  EXPECT_NE(b.notes[0].find("up to 5% slow"), std::string::npos) << b.notes[0];
+  // A report without the field, or from a process under the default policy, has no such note.
+  EXPECT_TRUE(load_report(fixture("base.json")).notes.empty());
+}
+
 TEST(ReportLoad, NamesWithoutRepeatsSuffixMatchThoseWith) {
   const Report b = load_report(fixture("machine_b.json"));
   EXPECT_NE(b.find("model/vit-ti16@224/b1/t4/hwy"), nullptr);
