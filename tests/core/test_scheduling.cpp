@@ -1,5 +1,7 @@
 // core::rt_throttle_note: the warning a run under `chrt` gets, from the bench and from the
 // report readers.
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -29,6 +31,13 @@ TEST(Scheduling, ThrottleNoteOnlyForARealTimePolicyUnderAThrottle) {
   EXPECT_NE(rr.find("SCHED_RR"), std::string::npos) << rr;
   EXPECT_NE(rr.find("stalls 200 ms each 1000 ms"), std::string::npos) << rr;
   EXPECT_NE(rr.find("up to 20% slow"), std::string::npos) << rr;
+
+  // Read from a report, the figures can be anything: the extremes must not overflow.
+  SchedulingInfo extreme = s;
+  extreme.rt_runtime_us = 0;
+  extreme.rt_period_us = std::numeric_limits<int64_t>::max();
+  EXPECT_NE(rt_throttle_note(extreme).find("up to 100% slow"), std::string::npos)
+      << rt_throttle_note(extreme);
 
   SchedulingInfo none = s;
   none.rt_runtime_us = -1;  // the kernel's "no throttle"
