@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/tool_scheduling.h"
 #include "bench/tool_threads.h"
 #include "core/flops.h"
 #include "core/model_loader.h"
@@ -185,6 +186,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("hwy_target", opt::hwy::chosen_target());
+  vitbench::bench::record_scheduling("attention_bench");
   const auto t = opt::flash::tiles(kHeadDim);
   benchmark::AddCustomContext("flash_tiles", "Br=" + std::to_string(t.query_rows) + " Bc=" +
                                                  std::to_string(t.key_rows) + " (one tile up to " +

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "bench/peak.h"
+#include "bench/tool_scheduling.h"
 #include "bench/tool_threads.h"
 #include "hwy/targets.h"
 #include "core/tensor.h"
@@ -388,6 +389,7 @@ int main(int argc, char** argv) {
   if (g_threads.empty()) return 2;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  vitbench::bench::record_scheduling("gemm_bench");
 
   // Peaks first, on a quiet process (no library threads exist yet).
   for (size_t threads : g_threads) {

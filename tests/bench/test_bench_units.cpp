@@ -18,6 +18,7 @@
 #include "bench/report.h"
 #include "bench/summary.h"
 #include "bench/text_table.h"
+#include "bench/tool_scheduling.h"
 #include "bench/tool_threads.h"
 #include "bench/verification.h"
 #include "bench_test_util.h"
@@ -343,6 +344,22 @@ TEST(Scheduling, DescribesThisProcess) {
   const nlohmann::json j = to_json(s);
   EXPECT_EQ(j["policy"], s.policy);
   EXPECT_EQ(j.contains("rt_runtime_us"), j.contains("rt_period_us"));
+}
+
+// The standalone tools' context line says the policy, and the throttle or its absence.
+TEST(Scheduling, StandaloneToolsContextLine) {
+  core::SchedulingInfo s;
+  s.policy = "SCHED_FIFO";
+  s.priority = 10;
+  s.rt_runtime_us = 950000;
+  s.rt_period_us = 1000000;
+  EXPECT_EQ(scheduling_context(s),
+            "SCHED_FIFO priority 10, real-time throttle 950000 of every 1000000 us");
+  s.rt_runtime_us = -1;
+  EXPECT_EQ(scheduling_context(s), "SCHED_FIFO priority 10, no real-time throttle");
+  s = core::SchedulingInfo{};
+  s.policy = "SCHED_OTHER";
+  EXPECT_EQ(scheduling_context(s), "SCHED_OTHER priority 0");  // the throttle files unread
 }
 
 TEST(Peaks, AreMeasuredPerThreadCount) {
