@@ -329,7 +329,8 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
       << " s" << std::endl;
 
   // Said before the minutes of work, and again in the summary beside the figures it affects.
-  const std::string throttle = core::rt_throttle_note(scheduling_info());
+  const core::SchedulingInfo scheduling = scheduling_info();
+  const std::string throttle = core::rt_throttle_note(scheduling);
   if (!throttle.empty()) log << "note: " << throttle << std::endl;
 
   // Models: loaded once, shared by verification and every benchmark.
@@ -517,6 +518,7 @@ Outcome run_bench(const Options& options, const Hooks& hooks) {
   inputs.verification = outcome.verification;
   inputs.thread_counts = threads;
   inputs.profile = profile.name;
+  inputs.scheduling = scheduling;
   add_vitbench_context(report, vitbench_context(inputs));
   if (!outcome.peers.empty()) report["context"]["vitbench"]["peers"] = peers_context(outcome.peers);
   if (!breakdowns.empty()) {

@@ -132,7 +132,7 @@ nlohmann::json vitbench_context(const ContextInputs& in) {
       {"threads", threads},
       {"thread_counts", in.thread_counts},
       {"os", os_description()},
-      {"scheduling", to_json(scheduling_info())},
+      {"scheduling", to_json(in.scheduling)},
       {"machine_key", in.cpu.model + "/" + chosen + "/t" + std::to_string(threads)},
       {"peak", to_json(in.peaks)},
       {"verification", verification},

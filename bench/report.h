@@ -24,6 +24,7 @@ struct ContextInputs {
   std::vector<Verification> verification;
   std::vector<size_t> thread_counts;  // of this run
   std::string profile;
+  core::SchedulingInfo scheduling;  // as read once by the run (scheduling_info())
 };
 
 // The `context.vitbench` object: CPU, Highway, BLIS, loaded BLAS, build, git, threads, OS,

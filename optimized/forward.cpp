@@ -92,10 +92,7 @@ void record(core::Taps* taps, const std::string& name, const float* data, core::
 class KernelSetModel final : public PreparedModel {
  public:
   KernelSetModel(const core::Model& model, KernelSet kernels, size_t threads, ForwardTimes* times)
-      : config_(model.config),
-        kernels_(std::move(kernels)),
-        pool_(threads),
-        times_(times) {
+      : config_(model.config), kernels_(std::move(kernels)), pool_(threads), times_(times) {
     if (times_) pool_.set_idle_accounting(true);
     const core::Config& c = config_;
     const core::Weights& w = model.weights;
@@ -406,10 +403,12 @@ class KernelSetModel final : public PreparedModel {
   void qkv_attention_per_head(const PreparedBlock& b, size_t N, float* probs) {
     const core::Config& c = config_;
     const size_t T = c.num_tokens(), D = c.hidden_size, H = c.num_heads, hd = c.head_dim();
-    const size_t ld = 3 * hd, workspace_floats = head_workspace_.size() / pool_.size();
+    // Each worker's slice of the per-worker buffers, from their shapes [workers, ...].
+    const size_t ld = 3 * hd, qkv_floats = head_qkv_.size() / pool_.size();
+    const size_t workspace_floats = head_workspace_.size() / pool_.size();
     const float eps = static_cast<float>(c.layer_norm_eps);
     auto head = [&](size_t h, size_t worker) {
-      float* qkv = head_qkv_.data() + worker * N * T * ld;
+      float* qkv = head_qkv_.data() + worker * qkv_floats;
       ThreadPool& serial = *serial_pools_[worker];
       Epilogue epilogue;
       epilogue.bias = b.qkv_head_bias.data() + h * ld;
